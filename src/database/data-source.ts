@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DataSource, MigrationExecutor, type DataSourceOptions, type Migration } from 'typeorm';
+import type { AppConfig } from '#app/config/app-config.js';
+import { ENTITIES } from './entities.js';
+import { MIGRATIONS } from './migrations/index.js';
+
+/** Key of the PostgreSQL advisory lock that serialises migrations across workers and pods. */
+const MIGRATION_LOCK_KEY = 7_264_517_001;
+/** Overflow connections above DB_POOL_SIZE are closed after this much idleness. */
+const OVERFLOW_IDLE_MS = 10_000;
+
+type Log = (message: string) => void;
+
+/**
+ * One builder drives the app, the migration CLI and the start-up probe, so they can never
+ * disagree on how to connect. SQLite for the embedded default; PostgreSQL through pg's pool with
+ * the seed's pool settings mapped onto pg-pool's options.
+ */
+export function buildDataSourceOptions(db: AppConfig['database']): DataSourceOptions {
+  const common = { entities: ENTITIES, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
+  if (db.type === 'sqlite') {
+    mkdirSync(dirname(db.sqlitePath), { recursive: true });
+    // WAL lets readers run beside a writer; the busy timeout rides out a concurrent writer.
+    return { ...common, type: 'better-sqlite3', database: db.sqlitePath, enableWAL: true, timeout: 5000 };
+  }
+  return {
+    ...common,
+    type: 'postgres',
+    url: db.url,
+    applicationName: 'mcp-gateway',
+    extra: {
+      min: db.poolSize,
+      max: db.poolSize + db.maxOverflow,
+      connectionTimeoutMillis: db.poolTimeoutMs,
+      idleTimeoutMillis: OVERFLOW_IDLE_MS,
+      maxLifetimeSeconds: db.poolRecycleSeconds,
+      keepAlive: true,
+    },
+  };
+}
+
+export function createDataSource(db: AppConfig['database']): DataSource {
+  return new DataSource(buildDataSourceOptions(db));
+}
+
+/** Connects, retrying DB_MAX_RETRIES times DB_RETRY_INTERVAL_MS apart. Throws the last error. */
+export async function connectWithRetry(dataSource: DataSource, db: AppConfig['database'], log: Log): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await dataSource.initialize();
+      return;
+    } catch (error) {
+      if (attempt >= db.maxRetries) throw error;
+      log(`database not reachable (${describeError(error)}); retry ${attempt + 1}/${db.maxRetries} in ${db.retryIntervalMs} ms`);
+      await sleep(db.retryIntervalMs);
+    }
+  }
+}
+
+/**
+ * Runs pending migrations. On PostgreSQL an advisory lock makes every other worker or pod wait
+ * until the first is done, so exactly one runs them and the rest find nothing pending.
+ */
+export async function runMigrations(dataSource: DataSource): Promise<Migration[]> {
+  const runner = dataSource.createQueryRunner();
+  const postgres = dataSource.options.type === 'postgres';
+  try {
+    if (postgres) await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    const executor = new MigrationExecutor(dataSource, runner);
+    executor.transaction = 'each';
+    return await executor.executePendingMigrations();
+  } finally {
+    if (postgres) await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+    await runner.release();
+  }
+}
+
+/** Reverts the newest migration (CLI only). */
+export async function revertLastMigration(dataSource: DataSource): Promise<void> {
+  await dataSource.undoLastMigration({ transaction: 'each' });
+}
+
+/**
+ * Warns when every worker filling its pool could exceed PostgreSQL's max_connections.
+ * Returns the warning, or null when the budget fits.
+ */
+export async function checkConnectionBudget(dataSource: DataSource, config: AppConfig): Promise<string | null> {
+  if (config.database.type !== 'postgres') return null;
+  const rows: Array<{ max_connections: string }> = await dataSource.query('SHOW max_connections');
+  const max = Number(rows[0]?.max_connections);
+  const perWorker = config.database.poolSize + config.database.maxOverflow;
+  const total = config.workers.count * perWorker;
+  if (!Number.isFinite(max) || total <= max) return null;
+  return (
+    `connection budget: WORKERS (${config.workers.count}) x (DB_POOL_SIZE + DB_MAX_OVERFLOW) (${perWorker}) = ${total} ` +
+    `exceeds PostgreSQL max_connections (${max}) on this pod alone; lower the pool or raise max_connections`
+  );
+}
+
+export function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return describeError(error.errors[0]);
+  if (error instanceof Error) return (error as NodeJS.ErrnoException).code ?? error.message;
+  return String(error);
+}

@@ -1,0 +1,4 @@
+import { InitialCatalog1764000000000 } from './1764000000000-initial-catalog.js';
+
+/** Every migration, oldest first. Add new ones at the end; never edit a released one. */
+export const MIGRATIONS = [InitialCatalog1764000000000];

@@ -1,0 +1,22 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+
+export interface PromptArgument {
+  name: string;
+  description?: string;
+  required?: boolean;
+}
+
+/** A prompt template in the catalog. */
+@Entity('prompts')
+export class PromptEntity {
+  @PrimaryColumn({ type: 'varchar', length: 32 }) id!: string;
+  @Column({ type: 'varchar', length: 255, unique: true }) name!: string;
+  @Column({ type: 'text', nullable: true }) description!: string | null;
+  @Column({ type: 'text' }) template!: string;
+  @Column({ type: 'json' }) arguments!: PromptArgument[];
+  @Column({ type: 'json' }) tags!: string[];
+  @Column({ name: 'is_active', type: 'boolean' }) isActive!: boolean;
+  @Column({ name: 'gateway_id', type: 'varchar', length: 32, nullable: true }) gatewayId!: string | null;
+  @CreateDateColumn({ name: 'created_at' }) createdAt!: Date;
+  @UpdateDateColumn({ name: 'updated_at' }) updatedAt!: Date;
+}

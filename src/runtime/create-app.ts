@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { ConsoleLogger, type LogLevel as NestLogLevel } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { AppModule } from '#app/app.module.js';
+import { AuthGuard } from '#app/auth/auth.guard.js';
+import { AllExceptionsFilter, toErrorBody } from '#app/common/all-exceptions.filter.js';
+import type { AppConfig, LogLevel } from '#app/config/app-config.js';
+
+const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
+  debug: ['fatal', 'error', 'warn', 'log', 'debug'],
+  info: ['fatal', 'error', 'warn', 'log'],
+  warn: ['fatal', 'error', 'warn'],
+  error: ['fatal', 'error'],
+};
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the Fastify-backed Nest application with everything `main.ts` and the tests share:
+ * body limit (413), correlation ids, the global error filter, and the OpenAPI docs behind auth.
+ */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.server.maxBodyBytes,
+    requestTimeout: config.server.requestTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    trustProxy: true,
+    // Reuse a caller's correlation id when it is sane, so logs join up across services.
+    requestIdHeader: 'x-correlation-id',
+    genReqId: () => randomUUID(),
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    logger: new ConsoleLogger({ logLevels: NEST_LEVELS[config.server.logLevel], colors: Boolean(process.stdout.isTTY) }),
+    abortOnError: false,
+  });
+  app.useGlobalFilters(new AllExceptionsFilter());
+
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
+    void reply.header('x-correlation-id', request.id);
+    done();
+  });
+
+  // Swagger's routes live outside Nest's guards; put them behind the same auth.
+  const guard = app.get(AuthGuard);
+  fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
+    const path = request.url.split('?', 1)[0];
+    if (path !== '/openapi.json' && path !== '/docs' && !path.startsWith('/docs/')) return done();
+    try {
+      guard.authenticate(request.headers.authorization);
+      done();
+    } catch (error) {
+      const body = toErrorBody(error, String(request.id));
+      void reply.status(401).header('WWW-Authenticate', 'Basic realm="mcp-gateway"').send(body);
+    }
+  });
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('MCP Gateway')
+      .setDescription('Catalog and admin API of the MCP Gateway. MCP itself is served at /rpc, /mcp, /sse and /ws.')
+      .setVersion('0.1.0')
+      .addBearerAuth()
+      .addBasicAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', yamlDocumentUrl: 'openapi.yaml' });
+  return app;
+}
