@@ -7,6 +7,9 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { PromptsModule } from './prompts/prompts.module.js';
+import { ResourcesModule } from './resources/resources.module.js';
+import { ServersModule } from './servers/servers.module.js';
 import { ToolsModule } from './tools/tools.module.js';
 
 /** The whole gateway. `main.ts` builds it from the validated config; tests build it the same way. */
@@ -24,6 +27,9 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         ToolsModule,
+        ResourcesModule,
+        PromptsModule,
+        ServersModule,
       ],
     };
   }

@@ -1,8 +1,8 @@
 import {
   UnprocessableEntityException,
   ValidationPipe,
-  type ArgumentMetadata,
   type PipeTransform,
+  type Type,
 } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 
@@ -18,7 +18,8 @@ export function flattenValidationErrors(errors: ValidationError[], parent = ''):
 }
 
 /** A 422 naming the failing field(s). */
-export function unprocessable(details: Array<{ field: string; message: string }>): UnprocessableEntityException {
+export function unprocessable(all: Array<{ field: string; message: string }>): UnprocessableEntityException {
+  const details = all.filter((d, i) => all.findIndex((o) => o.field === d.field && o.message === d.message) === i);
   return new UnprocessableEntityException({
     statusCode: 422,
     error: 'Unprocessable Entity',
@@ -43,14 +44,17 @@ export const createValidationPipe = (): ValidationPipe =>
 export class CatalogBodyPipe implements PipeTransform {
   private readonly validation = createValidationPipe();
 
-  constructor(private readonly wrapperKey: string) {}
+  constructor(
+    private readonly wrapperKey: string,
+    private readonly dto: Type,
+  ) {}
 
-  async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+  async transform(value: unknown): Promise<unknown> {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw unprocessable([{ field: 'body', message: 'body must be a JSON object' }]);
     }
     const wrapped = (value as Record<string, unknown>)[this.wrapperKey];
     const body = typeof wrapped === 'object' && wrapped !== null && !Array.isArray(wrapped) ? wrapped : value;
-    return this.validation.transform(body, metadata);
+    return this.validation.transform(body, { type: 'body', metatype: this.dto });
   }
 }

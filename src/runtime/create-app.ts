@@ -36,10 +36,21 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     logger: new ConsoleLogger({ logLevels: NEST_LEVELS[config.server.logLevel], colors: Boolean(process.stdout.isTTY) }),
     abortOnError: false,
+    // We register the JSON parser ourselves (below); Nest's would replace it at listen time.
+    bodyParser: false,
   });
   app.useGlobalFilters(new AllExceptionsFilter());
 
   const fastify = app.getHttpAdapter().getInstance();
+  // Fastify's JSON parser (with its prototype-poisoning protection), except that an empty body
+  // is "no body": clients often send Content-Type: application/json on DELETE or state changes.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    parseJson(request, text, done);
+  });
   fastify.addHook('onRequest', (request, reply, done) => {
     if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
     void reply.header('x-correlation-id', request.id);

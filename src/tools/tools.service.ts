@@ -1,12 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { StoredCredentials } from '#app/auth/stored-credentials.js';
 import { CatalogEvents } from '#app/catalog/catalog-events.js';
-import { conflict, notFound } from '#app/common/http-errors.js';
+import { CatalogItemService } from '#app/catalog/catalog-item.service.js';
 import { newId } from '#app/common/ids.js';
 import { JsonSchemaCompiler } from '#app/common/json-schema.js';
-import type { ListQueryDto, Page } from '#app/common/list-query.dto.js';
 import { unprocessable } from '#app/common/validation.js';
-import { isUniqueViolation } from '#app/database/database-errors.js';
 import type { CreateToolDto, ToolFieldsDto, ToolResponse, UpdateToolDto } from './dto/tool.dto.js';
 import { ToolEntity } from './tool.entity.js';
 import { ToolRepository } from './tool.repository.js';
@@ -16,13 +14,15 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Admin use cases for tools: create, list, read, update, delete, (de)activate. */
 @Injectable()
-export class ToolsService {
+export class ToolsService extends CatalogItemService<ToolEntity, ToolResponse> {
   constructor(
-    @Inject(ToolRepository) private readonly tools: ToolRepository,
+    @Inject(ToolRepository) tools: ToolRepository,
+    @Inject(CatalogEvents) events: CatalogEvents,
     @Inject(StoredCredentials) private readonly credentials: StoredCredentials,
     @Inject(JsonSchemaCompiler) private readonly schemas: JsonSchemaCompiler,
-    @Inject(CatalogEvents) private readonly events: CatalogEvents,
-  ) {}
+  ) {
+    super('tool', tools, events, (t) => `named ${JSON.stringify(t.name)}`);
+  }
 
   async create(dto: CreateToolDto): Promise<ToolResponse> {
     const tool = new ToolEntity();
@@ -39,18 +39,9 @@ export class ToolsService {
     tool.name = dto.name;
     tool.url = dto.url;
     this.apply(tool, dto);
-    const saved = await this.persist(tool);
-    await this.events.emit({ kind: 'tool', id: saved.id, action: 'created' });
+    const saved = await this.persist(tool, tool.name);
+    await this.announce(saved.id, 'created');
     return this.toResponse(saved);
-  }
-
-  async list(query: ListQueryDto): Promise<Page<ToolResponse>> {
-    const page = await this.tools.findPage(query);
-    return { ...page, items: page.items.map((t) => this.toResponse(t)) };
-  }
-
-  async get(id: string): Promise<ToolResponse> {
-    return this.toResponse(await this.find(id));
   }
 
   async update(id: string, dto: UpdateToolDto): Promise<ToolResponse> {
@@ -58,25 +49,12 @@ export class ToolsService {
     if (dto.name !== undefined) tool.name = dto.name;
     if (dto.url !== undefined) tool.url = dto.url;
     this.apply(tool, dto);
-    const saved = await this.persist(tool);
-    await this.events.emit({ kind: 'tool', id, action: 'updated' });
+    const saved = await this.persist(tool, tool.name);
+    await this.announce(id, 'updated');
     return this.toResponse(saved);
   }
 
-  async remove(id: string): Promise<void> {
-    if (!(await this.tools.delete(id))) throw notFound('tool', id);
-    await this.events.emit({ kind: 'tool', id, action: 'deleted' });
-  }
-
-  async setActive(id: string, active: boolean): Promise<ToolResponse> {
-    const tool = await this.find(id);
-    tool.isActive = active;
-    const saved = await this.tools.save(tool);
-    await this.events.emit({ kind: 'tool', id, action: active ? 'activated' : 'deactivated' });
-    return this.toResponse(saved);
-  }
-
-  toResponse(tool: ToolEntity): ToolResponse {
+  override toResponse(tool: ToolEntity): ToolResponse {
     return {
       id: tool.id,
       name: tool.name,
@@ -98,12 +76,6 @@ export class ToolsService {
       created_at: tool.createdAt.toISOString(),
       updated_at: tool.updatedAt.toISOString(),
     };
-  }
-
-  private async find(id: string): Promise<ToolEntity> {
-    const tool = await this.tools.findById(id);
-    if (!tool) throw notFound('tool', id);
-    return tool;
   }
 
   /** Copies the optional fields of a create or update onto the entity, validating what DTOs can't. */
@@ -134,14 +106,4 @@ export class ToolsService {
     if (tool.integrationType === 'REST' && !tool.url) throw unprocessable([{ field: 'url', message: 'url is required for REST tools' }]);
   }
 
-  private async persist(tool: ToolEntity): Promise<ToolEntity> {
-    const existing = await this.tools.findByName(tool.name);
-    if (existing && existing.id !== tool.id) throw conflict(`a tool named ${JSON.stringify(tool.name)} already exists`);
-    try {
-      return await this.tools.save(tool);
-    } catch (error) {
-      if (isUniqueViolation(error)) throw conflict(`a tool named ${JSON.stringify(tool.name)} already exists`);
-      throw error;
-    }
-  }
 }

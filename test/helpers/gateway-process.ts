@@ -1,0 +1,80 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+
+/** A free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolvePort(port));
+    });
+    server.once('error', reject);
+  });
+}
+
+export interface GatewayProcess {
+  url: string;
+  port: number;
+  child: ChildProcess;
+  output: () => string;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/**
+ * Starts the built gateway (`dist/main.js`, what `npm start` runs) as a real process on a free
+ * port, and waits until `/ready` answers 200. Env defaults: SQLite in a temp dir, memory cache.
+ */
+export async function startGateway(env: Record<string, string> = {}, options: { waitReady?: boolean } = {}): Promise<GatewayProcess> {
+  const port = Number(env.PORT ?? (await freePort()));
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgw-'));
+  let out = '';
+  const child = spawn(process.execPath, [join(ROOT, 'dist/main.js')], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: `sqlite:///${join(dir, 'mcp.db')}`,
+      LOG_LEVEL: 'warn',
+      ...env,
+      PORT: String(port),
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const gateway: GatewayProcess = {
+    url,
+    port,
+    child,
+    output: () => out,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+  if (options.waitReady === false) return gateway;
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}:\n${out}`);
+    try {
+      const res = await fetch(`${url}/ready`);
+      if (res.status === 200) return gateway;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  await gateway.stop('SIGKILL');
+  throw new Error(`gateway did not become ready within 30 s:\n${out}`);
+}
