@@ -1,4 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '#app/config/app-config.js';
+import { APP_CONFIG } from '#app/config/config.module.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DatabasePool } from '#app/database/database-pool.js';
 
@@ -12,8 +14,14 @@ export class MetricsService {
   readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
 
-  constructor(@Inject(DatabasePool) pool: DatabasePool) {
+  constructor(@Inject(DatabasePool) pool: DatabasePool, @Inject(APP_CONFIG) config: AppConfig) {
     collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'gateway_worker_info',
+      help: 'Identifies the worker that answered this scrape (PM2 instance and pid)',
+      labelNames: ['instance', 'pid'],
+      registers: [this.registry],
+    }).set({ instance: String(config.workers.instanceId), pid: String(process.pid) }, 1);
     this.httpRequests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by method, route template and status code',
