@@ -151,6 +151,13 @@ describe('StoredCredentials', () => {
     expect(() => credentials.headers(foreign)).toThrow();
   });
 
+  it('replaces credentials sealed under a rotated secret, and answers 422 when only the mask is sent', () => {
+    const foreign = new StoredCredentials(new SecretCipher('some-other-secret')).seal(auth({ auth_type: 'bearer', token: 't' }), NONE);
+    const fresh = credentials.seal(auth({ auth_type: 'bearer', token: 'new-token' }), foreign);
+    expect(credentials.headers(fresh)).toEqual({ authorization: 'Bearer new-token' });
+    expect(() => credentials.seal(auth({ auth_type: 'bearer', token: MASK }), foreign)).toThrow(UnprocessableEntityException);
+  });
+
   it('no mask ever contains a secret', () => {
     const secrets = ['pw-AAAA', 'tok-BBBB', 'val-CCCC'];
     const all = [

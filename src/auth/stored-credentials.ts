@@ -36,11 +36,10 @@ export class StoredCredentials {
     if (auth === undefined) return previous;
     if (auth === null) return { authType: null, authValue: null };
     const spec = FIELDS[auth.auth_type];
-    const old = previous.authType === auth.auth_type ? this.open(previous) : {};
     const values: Values = {};
     for (const key of spec.required) {
       let value = auth[key];
-      if (value === MASK && spec.secret.includes(key)) value = old[key];
+      if (value === MASK && spec.secret.includes(key)) value = this.previousValue(previous, auth.auth_type, key);
       if (typeof value !== 'string' || value === '') {
         throw unprocessable([{ field: `${field}.${key}`, message: `${field}.${key} is required for auth_type ${auth.auth_type}` }]);
       }
@@ -77,6 +76,19 @@ export class StoredCredentials {
         return { authorization: `Bearer ${v.token}` };
       case 'authheaders':
         return { [String(v.auth_header_key).toLowerCase()]: String(v.auth_header_value) };
+    }
+  }
+
+  /**
+   * The stored value behind a masked field, if it is of the same type and still readable
+   * (after AUTH_ENCRYPTION_SECRET rotation it is not: the caller then gets a 422 for the field).
+   */
+  private previousValue(previous: SealedCredentials, type: AuthType, key: keyof AuthValuesDto): string | undefined {
+    if (previous.authType !== type) return undefined;
+    try {
+      return this.open(previous)[key];
+    } catch {
+      return undefined;
     }
   }
 

@@ -196,6 +196,23 @@ describe('loadConfig', () => {
   });
 
   describe('secrets', () => {
+    it('turns Basic auth off when BASIC_AUTH_USER or BASIC_AUTH_PASSWORD is explicitly empty', () => {
+      for (const env of [{ BASIC_AUTH_PASSWORD: '' }, { BASIC_AUTH_USER: ' ' }]) {
+        const config = loadConfig(env);
+        expect(config.auth).toMatchObject({ basicUser: '', basicPassword: '' });
+        expect(config.auth.insecureDefaults).not.toContain('BASIC_AUTH_PASSWORD');
+      }
+    });
+
+    it('trims HOST', () => {
+      expect(loadConfig({ HOST: ' 0.0.0.0 ' }).server.host).toBe('0.0.0.0');
+    });
+
+    it('names GUNICORN_WORKERS when an empty WORKERS lets the alias apply', () => {
+      expect(() => loadConfig({ WORKERS: '', GUNICORN_WORKERS: '2' })).toThrow('GUNICORN_WORKERS="2"');
+      expect(() => loadConfig({ GUNICORN_WORKERS: 'lots' })).toThrow('GUNICORN_WORKERS="lots"');
+    });
+
     it('lists only the secrets still at their defaults', () => {
       expect(loadConfig({ JWT_SECRET_KEY: 'a-real-secret' }).auth.insecureDefaults.sort()).toEqual(['AUTH_ENCRYPTION_SECRET', 'BASIC_AUTH_PASSWORD']);
     });

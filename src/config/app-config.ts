@@ -98,11 +98,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
   }
   // The seed sizes its gunicorn pool with GUNICORN_WORKERS; accept it when WORKERS is unset.
-  if (raw.WORKERS === undefined && env.GUNICORN_WORKERS?.trim()) raw.WORKERS = env.GUNICORN_WORKERS.trim();
+  let workersVar = 'WORKERS';
+  if (raw.WORKERS === undefined && env.GUNICORN_WORKERS?.trim()) {
+    raw.WORKERS = env.GUNICORN_WORKERS.trim();
+    workersVar = 'GUNICORN_WORKERS';
+  }
+  // An explicitly empty Basic user or password turns Basic auth off (rather than falling back
+  // to the laptop default `admin:changeme`).
+  const basicDisabled = ['BASIC_AUTH_USER', 'BASIC_AUTH_PASSWORD'].some((k) => env[k] !== undefined && env[k]?.trim() === '');
 
   const vars = plainToInstance(EnvironmentVariables, raw);
   const errors = validateSync(vars, { skipMissingProperties: false });
-  if (errors.length > 0) throw new ConfigError(describe(errors[0], raw));
+  if (errors.length > 0) throw new ConfigError(describe(errors[0], raw, workersVar));
 
   const underPm2 = env.pm_id !== undefined || env.NODE_APP_INSTANCE !== undefined;
   const workersExplicit = vars.WORKERS !== 'auto';
@@ -112,9 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ? 1
       : availableParallelism();
   if (workers > 1 && vars.CACHE_TYPE === 'memory') {
-    const name = raw.WORKERS !== undefined && env.WORKERS === undefined ? 'GUNICORN_WORKERS' : 'WORKERS';
     throw new ConfigError(
-      `Invalid configuration: ${name}=${JSON.stringify(raw.WORKERS)} with CACHE_TYPE=memory; allowed: WORKERS=1 (or auto), ` +
+      `Invalid configuration: ${workersVar}=${JSON.stringify(raw.WORKERS)} with CACHE_TYPE=memory; allowed: WORKERS=1 (or auto), ` +
         'or CACHE_TYPE=redis for more than one worker, because sessions and the catalog must be shared',
     );
   }
@@ -184,11 +190,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     auth: {
       required: vars.AUTH_REQUIRED,
       jwtSecret: vars.JWT_SECRET_KEY,
-      basicUser: vars.BASIC_AUTH_USER,
-      basicPassword: vars.BASIC_AUTH_PASSWORD,
+      basicUser: basicDisabled ? '' : vars.BASIC_AUTH_USER,
+      basicPassword: basicDisabled ? '' : vars.BASIC_AUTH_PASSWORD,
       encryptionSecret: vars.AUTH_ENCRYPTION_SECRET,
       insecureDefaults: Object.entries(INSECURE_DEFAULTS)
-        .filter(([k, v]) => (vars as unknown as Record<string, unknown>)[k] === v)
+        .filter(([k, v]) => (vars as unknown as Record<string, unknown>)[k] === v && !(basicDisabled && k === 'BASIC_AUTH_PASSWORD'))
         .map(([k]) => k),
     },
     otel: {
@@ -200,9 +206,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   };
 }
 
-function describe(error: ValidationError, raw: Record<string, string>): string {
+function describe(error: ValidationError, raw: Record<string, string>, workersVar: string): string {
   const value = raw[error.property];
+  const name = error.property === 'WORKERS' ? workersVar : error.property;
   const allowed = Object.values(error.constraints ?? {})[0] ?? 'invalid value';
   const shown = value === undefined ? '(unset)' : JSON.stringify(value);
-  return `Invalid configuration: ${error.property}=${shown}; ${allowed}`;
+  return `Invalid configuration: ${name}=${shown}; ${allowed}`;
 }

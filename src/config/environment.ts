@@ -61,7 +61,9 @@ export const LOG_LEVELS = ['debug', 'info', 'warning', 'warn', 'error', 'critica
 
 export class EnvironmentVariables {
   // --- server ---
-  @IsString() @MinLength(1, { message: 'allowed: a host name or IP address' })
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @IsString()
+  @MinLength(1, { message: 'allowed: a host name or IP address' })
   HOST = '127.0.0.1';
   @apply(int(1, 65535)) PORT = 4444;
   @apply(oneOf(LOG_LEVELS)) LOG_LEVEL = 'info';
