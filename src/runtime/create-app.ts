@@ -61,7 +61,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const guard = app.get(AuthGuard);
   fastify.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done) => {
     const path = request.url.split('?', 1)[0];
-    if (path !== '/openapi.json' && path !== '/docs' && !path.startsWith('/docs/')) return done();
+    if (path !== '/openapi.json' && path !== '/openapi.yaml' && path !== '/docs' && !path.startsWith('/docs/')) return done();
     try {
       guard.authenticate(request.headers.authorization);
       done();
@@ -74,7 +74,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     app,
     new DocumentBuilder()
       .setTitle('MCP Gateway')
-      .setDescription('Catalog and admin API of the MCP Gateway. MCP itself is served at /rpc, /mcp, /sse and /ws.')
+      .setDescription('Catalog and admin API of the MCP Gateway.')
       .setVersion('0.1.0')
       .addBearerAuth()
       .addBasicAuth()

@@ -1,6 +1,23 @@
+import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DistributedLock } from '#app/cache/distributed-lock.js';
 import type { AppConfig } from '#app/config/app-config.js';
+
+/**
+ * At most one worker per host recycles within this window, so a replacement has time to boot
+ * before the next worker leaves: with even load, all workers reach MAX_REQUESTS together.
+ */
+const RECYCLE_SPACING_MS = 10_000;
+/** A worker past its limit that finds another recycling retries this often. */
+const RECYCLE_RETRY_MS = 1_000;
+/**
+ * Under a cluster master, connections reach a worker as IPC hand-offs. One sent just before our
+ * server closed must still be answered ("not accepted", so the master re-routes it) before we
+ * exit, or the master keeps it open and the client hangs. This much time lets them drain.
+ */
+const CLUSTER_HANDOFF_DRAIN_MS = 300;
 
 /**
  * Process lifecycle of one worker: tell PM2 when it is ready, shut down gracefully on SIGTERM,
@@ -50,6 +67,7 @@ export class WorkerLifecycle {
       this.log.error(`error during shutdown: ${(error as Error).message}`);
       exitCode ||= 1;
     }
+    if (process.connected) await sleep(CLUSTER_HANDOFF_DRAIN_MS);
     clearTimeout(force);
     process.exit(exitCode);
   }
@@ -61,13 +79,25 @@ export class WorkerLifecycle {
       this.log.warn('MAX_REQUESTS is set but no process manager would restart this worker; recycling is off (use npm run start:cluster)');
       return;
     }
+    if (this.config.workers.count < 2) this.log.warn('MAX_REQUESTS with a single worker: requests fail while it restarts');
+    const lock = this.app.get(DistributedLock);
     const limit = maxRequests + Math.floor(Math.random() * (maxRequestsJitter + 1));
     let served = 0;
+    let nextAttempt = 0;
+    const tryRecycle = async (): Promise<void> => {
+      // Take this host's recycle slot; if another worker holds it, keep serving and try later.
+      const token = await lock.acquire(`recycle:${hostname()}`, RECYCLE_SPACING_MS).catch(() => null);
+      if (token) void this.shutdown(`recycling after ${served} requests (MAX_REQUESTS=${maxRequests})`);
+    };
     this.app
       .getHttpAdapter()
       .getInstance()
       .addHook('onResponse', (_request, _reply, done) => {
-        if (++served === limit) void this.shutdown(`recycling after ${limit} requests (MAX_REQUESTS)`);
+        served++;
+        if (served >= limit && !this.stopping && Date.now() >= nextAttempt) {
+          nextAttempt = Date.now() + RECYCLE_RETRY_MS;
+          void tryRecycle();
+        }
         done();
       });
   }

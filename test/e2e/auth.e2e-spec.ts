@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TEST_SECRET, basic, bearer } from '../helpers/auth.js';
 import { api, startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 
-const ROUTE_GROUPS = ['/tools', '/servers', '/resources', '/prompts', '/metrics', '/openapi.json', '/docs'];
+const ROUTE_GROUPS = ['/tools', '/servers', '/resources', '/prompts', '/metrics', '/openapi.json', '/openapi.yaml', '/docs'];
 
 describe('auth on every route group', () => {
   let gw: GatewayProcess;
