@@ -15,8 +15,9 @@ export const CATALOG_CHANGED = 'catalog.changed';
 
 /**
  * Announces catalog writes so every worker can refresh its snapshot. The write is committed
- * before the announcement; if the bus is down, the change is logged and the request still
- * succeeds (snapshots also reconcile on their own).
+ * before the announcement, and the request does not wait for it: while Redis is away a publish
+ * can take REDIS_MAX_RETRIES reconnect attempts to fail, and the change is already safe in the
+ * database. A lost announcement is logged (snapshots also reconcile on their own).
  */
 @Injectable()
 export class CatalogEvents {
@@ -24,11 +25,9 @@ export class CatalogEvents {
 
   constructor(@Inject(MessageBus) private readonly bus: MessageBus) {}
 
-  async emit(change: CatalogChange): Promise<void> {
-    try {
-      await this.bus.publish(CATALOG_CHANGED, change);
-    } catch (error) {
-      this.log.warn(`could not announce ${change.kind} ${change.id} ${change.action}: ${(error as Error).message}`);
-    }
+  emit(change: CatalogChange): void {
+    this.bus.publish(CATALOG_CHANGED, change).catch((error: Error) => {
+      this.log.warn(`could not announce ${change.kind} ${change.id} ${change.action}: ${error.message}`);
+    });
   }
 }

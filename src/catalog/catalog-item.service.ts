@@ -31,14 +31,14 @@ export abstract class CatalogItemService<T extends CatalogRow, R> {
 
   async remove(id: string): Promise<void> {
     if (!(await this.repository.delete(id))) throw notFound(this.kind, id);
-    await this.announce(id, 'deleted');
+    this.announce(id, 'deleted');
   }
 
   async setActive(id: string, active: boolean): Promise<R> {
     const row = await this.find(id);
     row.isActive = active;
     const saved = await this.repository.save(row);
-    await this.announce(id, active ? 'activated' : 'deactivated');
+    this.announce(id, active ? 'activated' : 'deactivated');
     return this.toResponse(saved);
   }
 
@@ -65,7 +65,7 @@ export abstract class CatalogItemService<T extends CatalogRow, R> {
     }
   }
 
-  protected announce(id: string, action: CatalogAction): Promise<void> {
-    return this.events.emit({ kind: this.kind, id, action });
+  protected announce(id: string, action: CatalogAction): void {
+    this.events.emit({ kind: this.kind, id, action });
   }
 }

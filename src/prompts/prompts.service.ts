@@ -20,7 +20,7 @@ export class PromptsService extends CatalogItemService<PromptEntity, PromptRespo
     Object.assign(prompt, { id: newId(), name: dto.name, template: dto.template, description: null, tags: [], isActive: true, gatewayId: null });
     this.apply(prompt, dto, true);
     const saved = await this.persist(prompt, prompt.name);
-    await this.announce(saved.id, 'created');
+    this.announce(saved.id, 'created');
     return this.toResponse(saved);
   }
 
@@ -30,7 +30,7 @@ export class PromptsService extends CatalogItemService<PromptEntity, PromptRespo
     if (dto.template !== undefined) prompt.template = dto.template;
     this.apply(prompt, dto, dto.template !== undefined && dto.arguments === undefined);
     const saved = await this.persist(prompt, prompt.name);
-    await this.announce(id, 'updated');
+    this.announce(id, 'updated');
     return this.toResponse(saved);
   }
 

@@ -32,7 +32,7 @@ export class ResourcesService extends CatalogItemService<ResourceEntity, Resourc
     });
     this.apply(resource, dto);
     const saved = await this.persist(resource, resource.uri);
-    await this.announce(saved.id, 'created');
+    this.announce(saved.id, 'created');
     return this.toResponse(saved);
   }
 
@@ -42,7 +42,7 @@ export class ResourcesService extends CatalogItemService<ResourceEntity, Resourc
     if (dto.name !== undefined) resource.name = dto.name;
     this.apply(resource, dto);
     const saved = await this.persist(resource, resource.uri);
-    await this.announce(id, 'updated');
+    this.announce(id, 'updated');
     return this.toResponse(saved);
   }
 

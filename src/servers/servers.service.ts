@@ -28,7 +28,7 @@ export class ServersService extends CatalogItemService<ServerEntity, ServerRespo
     Object.assign(server, { id: newId(), name: dto.name, description: null, icon: null, tags: [], isActive: true, tools: [], resources: [], prompts: [] });
     await this.apply(server, dto);
     const saved = await this.persist(server, server.name);
-    await this.announce(saved.id, 'created');
+    this.announce(saved.id, 'created');
     return this.toResponse(saved);
   }
 
@@ -37,7 +37,7 @@ export class ServersService extends CatalogItemService<ServerEntity, ServerRespo
     if (dto.name !== undefined) server.name = dto.name;
     await this.apply(server, dto);
     const saved = await this.persist(server, server.name);
-    await this.announce(id, 'updated');
+    this.announce(id, 'updated');
     return this.toResponse(saved);
   }
 

@@ -40,7 +40,7 @@ export class ToolsService extends CatalogItemService<ToolEntity, ToolResponse> {
     tool.url = dto.url;
     this.apply(tool, dto);
     const saved = await this.persist(tool, tool.name);
-    await this.announce(saved.id, 'created');
+    this.announce(saved.id, 'created');
     return this.toResponse(saved);
   }
 
@@ -50,7 +50,7 @@ export class ToolsService extends CatalogItemService<ToolEntity, ToolResponse> {
     if (dto.url !== undefined) tool.url = dto.url;
     this.apply(tool, dto);
     const saved = await this.persist(tool, tool.name);
-    await this.announce(id, 'updated');
+    this.announce(id, 'updated');
     return this.toResponse(saved);
   }
 

@@ -73,8 +73,17 @@ async function until(gw: GatewayProcess, path: string, status: number, limitMs: 
     const ready = await api(gw.url, 'GET', '/ready');
     expect(ready.body.error).toMatch(/redis/);
     expect((await api(gw.url, 'GET', '/health')).status).toBe(200);
+    // A catalog write still commits, without waiting for the unreachable bus.
+    const started = Date.now();
+    const created = await api(gw.url, 'POST', '/tools', {
+      auth: 'Basic ' + Buffer.from('admin:changeme').toString('base64'),
+      body: { name: 'written_during_redis_outage', url: 'http://127.0.0.1:9/x' },
+    });
+    expect(created.status).toBe(201);
+    expect(Date.now() - started).toBeLessThan(1000);
     await sleep(1000); // several reconnect attempts fail meanwhile; the worker must stay up
     expect(gw.child.exitCode).toBeNull();
+    expect(gw.output()).toMatch(/could not announce tool \w+ created/);
 
     await redisProxy.start();
     await until(gw, '/ready', 200, 10_000);
