@@ -8,13 +8,12 @@ import {
   IsString,
   Matches,
   MaxLength,
-  MinLength,
   ValidateNested,
 } from 'class-validator';
+import { Tags } from '#app/common/tags.decorator.js';
 
 export const PROMPT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 export const ARGUMENT_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const TAG = { each: true, message: 'each tag must be a string of 1 to 64 characters' };
 
 export class PromptArgumentDto {
   @ApiProperty({ example: 'language' })
@@ -38,14 +37,7 @@ export class PromptFieldsDto {
   @Type(() => PromptArgumentDto)
   arguments?: PromptArgumentDto[];
 
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray({ message: 'tags must be an array of strings' })
-  @ArrayMaxSize(50)
-  @IsString(TAG)
-  @MinLength(1, TAG)
-  @MaxLength(64, TAG)
-  tags?: string[];
+  @Tags() tags?: string[];
 }
 
 const NAME_MESSAGE = 'name must be 1-128 characters of letters, digits, "_", "-" or "." and not start with "-" or "."';

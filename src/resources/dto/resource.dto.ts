@@ -1,8 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, IsArray, IsBase64, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import {
+  IsBase64,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+import { Tags } from '#app/common/tags.decorator.js';
 
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
-const TAG = { each: true, message: 'each tag must be a string of 1 to 64 characters' };
 
 /** Fields shared by create and update. On update (PUT) every field is optional and merges. */
 export class ResourceFieldsDto {
@@ -29,14 +36,7 @@ export class ResourceFieldsDto {
   @IsBase64({}, { message: 'blob must be base64-encoded' })
   blob?: string;
 
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray({ message: 'tags must be an array of strings' })
-  @ArrayMaxSize(50)
-  @IsString(TAG)
-  @MinLength(1, TAG)
-  @MaxLength(64, TAG)
-  tags?: string[];
+  @Tags() tags?: string[];
 }
 
 export class CreateResourceDto extends ResourceFieldsDto {

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { Tags } from '#app/common/tags.decorator.js';
 
-const TAG = { each: true, message: 'each tag must be a string of 1 to 64 characters' };
 const ID = { each: true, message: 'each id must be a string' };
 /** The seed also accepts associations as one comma-separated string. */
 const idList = () =>
@@ -25,14 +25,7 @@ export class ServerFieldsDto {
   @MaxLength(65_536)
   icon?: string | null;
 
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray({ message: 'tags must be an array of strings' })
-  @ArrayMaxSize(50)
-  @IsString(TAG)
-  @MinLength(1, TAG)
-  @MaxLength(64, TAG)
-  tags?: string[];
+  @Tags() tags?: string[];
 
   @ApiPropertyOptional({ type: [String], description: 'Tool ids (array or comma-separated string)' })
   @IsOptional()

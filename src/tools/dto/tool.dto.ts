@@ -1,8 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
-  ArrayMaxSize,
-  IsArray,
   IsIn,
   IsInt,
   IsObject,
@@ -13,15 +11,14 @@ import {
   Max,
   MaxLength,
   Min,
-  MinLength,
   ValidateNested,
 } from 'class-validator';
 import { AuthValuesDto } from '#app/auth/dto/auth-values.dto.js';
 import { REQUEST_TYPES, type RequestType } from '../tool.entity.js';
+import { Tags } from '#app/common/tags.decorator.js';
 
 /** MCP tool names: letters, digits, `_`, `-`, `.`; 1–128 characters. */
 export const TOOL_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const TAG = { each: true, message: 'each tag must be a string of 1 to 64 characters' };
 
 /** Fields shared by create and update. On update (PUT) every field is optional and merges. */
 export class ToolFieldsDto {
@@ -63,14 +60,7 @@ export class ToolFieldsDto {
   @Type(() => AuthValuesDto)
   auth?: AuthValuesDto | null;
 
-  @ApiPropertyOptional({ type: [String] })
-  @IsOptional()
-  @IsArray({ message: 'tags must be an array of strings' })
-  @ArrayMaxSize(50)
-  @IsString(TAG)
-  @MinLength(1, TAG)
-  @MaxLength(64, TAG)
-  tags?: string[];
+  @Tags() tags?: string[];
 
   @ApiPropertyOptional({ minimum: 1, maximum: 3_600_000, description: 'Per-tool timeout; TOOL_TIMEOUT when unset' })
   @IsOptional()
