@@ -29,6 +29,11 @@ export abstract class CatalogRepository<T extends CatalogRow> {
     return findPage(this.repo, query, { key: this.key, relations: this.relations });
   }
 
+  /** Every active row, without relations: what the MCP catalog snapshot is built from. */
+  findAllActive(): Promise<T[]> {
+    return this.repo.find({ where: { isActive: true } as FindOptionsWhere<T> });
+  }
+
   findById(id: string): Promise<T | null> {
     return this.repo.findOne({ where: { id } as FindOptionsWhere<T>, relations: Object.fromEntries(this.relations.map((r) => [r, true])) as FindOptionsRelations<T> });
   }

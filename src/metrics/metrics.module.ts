@@ -21,12 +21,6 @@ export class MetricsModule implements OnModuleInit {
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
-    if (!fastify) return;
-    fastify.addHook('onResponse', (request, reply, done) => {
-      // The route template, not the raw URL, keeps label cardinality bounded.
-      const route = request.routeOptions.url ?? 'unmatched';
-      this.metrics.observeHttp(request.method, route, reply.statusCode, reply.elapsedTime / 1000);
-      done();
-    });
+    if (fastify) this.metrics.instrument(fastify);
   }
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ConsoleLogger, type LogLevel as NestLogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -8,6 +7,7 @@ import { AppModule } from '#app/app.module.js';
 import { AuthGuard } from '#app/auth/auth.guard.js';
 import { AllExceptionsFilter, toErrorBody } from '#app/common/all-exceptions.filter.js';
 import type { AppConfig, LogLevel } from '#app/config/app-config.js';
+import { HttpHost, addCorrelationIdHook, correlationOptions } from './http-host.js';
 
 const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   debug: ['fatal', 'error', 'warn', 'log', 'debug'],
@@ -16,24 +16,26 @@ const NEST_LEVELS: Record<LogLevel, NestLogLevel[]> = {
   error: ['fatal', 'error'],
 };
 
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
 /**
  * Builds the Fastify-backed Nest application with everything `main.ts` and the tests share:
  * body limit (413), correlation ids, the global error filter, and the OpenAPI docs behind auth.
+ * The HTTP server is the HttpHost's, so the MCP transports can take their paths off it.
  */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const host = new HttpHost();
   const adapter = new FastifyAdapter({
+    serverFactory: host.serverFactory,
     bodyLimit: config.server.maxBodyBytes,
     requestTimeout: config.server.requestTimeoutMs,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     trustProxy: true,
     // Reuse a caller's correlation id when it is sane, so logs join up across services.
-    requestIdHeader: 'x-correlation-id',
-    genReqId: () => randomUUID(),
+    ...correlationOptions,
+    // No Nest middleware is used; middie would add a hook to every request.
+    skipMiddie: true,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, host), adapter, {
     logger: new ConsoleLogger({ logLevels: NEST_LEVELS[config.server.logLevel], colors: Boolean(process.stdout.isTTY) }),
     abortOnError: false,
     // We register the JSON parser ourselves (below); Nest's would replace it at listen time.
@@ -51,11 +53,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     if (text.trim() === '') return done(null, undefined);
     parseJson(request, text, done);
   });
-  fastify.addHook('onRequest', (request, reply, done) => {
-    if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
-    void reply.header('x-correlation-id', request.id);
-    done();
-  });
+  addCorrelationIdHook(fastify);
 
   // Swagger's routes live outside Nest's guards; put them behind the same auth.
   const guard = app.get(AuthGuard);

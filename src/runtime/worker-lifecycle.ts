@@ -4,6 +4,8 @@ import { Logger } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DistributedLock } from '#app/cache/distributed-lock.js';
 import type { AppConfig } from '#app/config/app-config.js';
+import { HTTP_HOST } from '#app/config/config.module.js';
+import type { HttpHost } from './http-host.js';
 
 /**
  * At most one worker per host recycles within this window, so a replacement has time to boot
@@ -89,16 +91,13 @@ export class WorkerLifecycle {
       const token = await lock.acquire(`recycle:${hostname()}`, RECYCLE_SPACING_MS).catch(() => null);
       if (token) void this.shutdown(`recycling after ${served} requests (MAX_REQUESTS=${maxRequests})`);
     };
-    this.app
-      .getHttpAdapter()
-      .getInstance()
-      .addHook('onResponse', (_request, _reply, done) => {
-        served++;
-        if (served >= limit && !this.stopping && Date.now() >= nextAttempt) {
-          nextAttempt = Date.now() + RECYCLE_RETRY_MS;
-          void tryRecycle();
-        }
-        done();
-      });
+    // Count at the shared server, so admin and MCP requests both count.
+    this.app.get<HttpHost>(HTTP_HOST).server.on('request', () => {
+      served++;
+      if (served >= limit && !this.stopping && Date.now() >= nextAttempt) {
+        nextAttempt = Date.now() + RECYCLE_RETRY_MS;
+        void tryRecycle();
+      }
+    });
   }
 }

@@ -1,0 +1,187 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: the measured suite. Everything runs on this machine, on 127.0.0.1, bounded in
+ * time: a bare Fastify baseline, then the gateway (built dist/, embedded default, auth on,
+ * 20 REST tools) over /rpc and /mcp, and tools/call against a local REST endpoint.
+ *   BENCH_DURATION=10 BENCH_CONNECTIONS=200 npm run bench
+ * Prints each figure and target, writes bench/results/latest.json, exits 1 if a target is missed.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import jwt from 'jsonwebtoken';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 200);
+const TOOLS = 20;
+const SECRET = 'bench-secret';
+const TOKEN = jwt.sign({ sub: 'bench@example.com' }, SECRET, { algorithm: 'HS256', expiresIn: 3600 });
+const AUTH = `Bearer ${TOKEN}`;
+
+const children = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+// With taskset, servers get core 0 and the load generator core 1, so they never fight for one
+// core and runs compare fairly (this machine has 2 cores).
+const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
+const pinned = (core, argv) => (TASKSET ? [TASKSET, ['-c', String(core), ...argv]] : [argv[0], argv.slice(1)]);
+
+function start(args, env) {
+  const [cmd, argv] = pinned(0, [process.execPath, ...args]);
+  const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  children.push(child);
+  child.output = () => out;
+  return child;
+}
+
+async function waitFor(url, child, headers = {}) {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`process exited: ${child.output()}`);
+    try {
+      const res = await fetch(url, { headers });
+      if (res.ok) return;
+    } catch {}
+    await sleep(100);
+  }
+  throw new Error(`${url} never became ready: ${child.output()}`);
+}
+
+function rssMb(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+}
+
+/** One autocannon run in its own process (pinned to core 1); returns its JSON report. */
+function autocannon({ url, method = 'POST', headers = {}, body }) {
+  const args = [join(ROOT, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(DURATION), '-m', method, '-j', '-I'];
+  for (const [k, v] of Object.entries(headers)) args.push('-H', `${k}=${v}`);
+  if (body) args.push('-b', body);
+  args.push(url);
+  const [cmd, argv] = pinned(1, [process.execPath, ...args]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`autocannon exited ${code}`))));
+  });
+}
+
+async function load(name, opts) {
+  const result = await autocannon(opts);
+  const errors = result.errors + result.timeouts + result.non2xx;
+  const row = { name, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors, requests: result.requests.total };
+  console.log(`${name.padEnd(34)} ${String(row.rps).padStart(7)} req/s  p50 ${String(row.p50).padStart(4)} ms  p99 ${String(row.p99).padStart(4)} ms  errors ${errors}`);
+  return row;
+}
+
+/** Of several runs, the one with the median throughput (the machine is shared and noisy). */
+const median = (rows) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)];
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+const rpcBody = (method, params = {}) => JSON.stringify({ jsonrpc: '2.0', id: '[<id>]', method, params });
+
+async function main() {
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const dir = mkdtempSync(join(tmpdir(), 'mcpgw-bench-'));
+  const [gwPort, basePort, restPort] = await Promise.all([freePort(), freePort(), freePort()]);
+
+  // A local REST endpoint for tools/call: answers JSON at once.
+  const rest = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"ok":true,"temperature":21}');
+    });
+  });
+  await new Promise((r) => rest.listen(restPort, '127.0.0.1', r));
+
+  const gateway = start([...(process.env.GW_NODE_ARGS ? process.env.GW_NODE_ARGS.split(' ') : []), 'dist/main.js'], {
+    PORT: String(gwPort),
+    DATABASE_URL: `sqlite:///${join(dir, 'bench.db')}`,
+    JWT_SECRET_KEY: SECRET,
+    LOG_LEVEL: 'warn',
+    TOOL_CONCURRENT_LIMIT: '1000',
+  });
+  await waitFor(`http://127.0.0.1:${gwPort}/ready`, gateway);
+  for (let i = 0; i < TOOLS; i++) {
+    const res = await fetch(`http://127.0.0.1:${gwPort}/tools`, {
+      method: 'POST',
+      headers: { authorization: AUTH, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: `tool_${String(i).padStart(2, '0')}`,
+        url: `http://127.0.0.1:${restPort}/weather`,
+        description: `Benchmark tool number ${i}: returns the weather for a city`,
+        request_type: 'POST',
+        input_schema: { type: 'object', properties: { city: { type: 'string' }, units: { type: 'string', enum: ['metric', 'imperial'] } }, required: ['city'] },
+      }),
+    });
+    if (res.status !== 201) throw new Error(`creating a tool failed: ${res.status} ${await res.text()}`);
+  }
+  await sleep(300); // the snapshot reload after the last create
+
+  // The baseline: bare Fastify answering the same tools/list result the gateway serves.
+  const listPayload = await (
+    await fetch(`http://127.0.0.1:${gwPort}/rpc`, { method: 'POST', headers: { authorization: AUTH, 'content-type': 'application/json' }, body: rpcBody('tools/list').replace('"[<id>]"', '1') })
+  ).json();
+  const baseline = start(['bench/baseline-server.mjs'], { PORT: String(basePort), PAYLOAD: JSON.stringify(listPayload.result) });
+  await waitFor(`http://127.0.0.1:${basePort}/health`, baseline);
+
+  const headers = { authorization: AUTH, 'content-type': 'application/json' };
+  const rows = {};
+  console.log(`\n${CONNECTIONS} connections, ${DURATION} s per run, ${TOOLS} tools, auth on, ${TASKSET ? 'servers on core 0, load on core 1' : 'unpinned (no taskset)'}\n`);
+  // Baseline and gateway alternate, ROUNDS times each; the medians are compared.
+  const baseRuns = [];
+  const listRuns = [];
+  for (let round = 1; round <= ROUNDS; round++) {
+    baseRuns.push(await load(`baseline tools/list (round ${round})`, { url: `http://127.0.0.1:${basePort}/rpc`, headers, body: rpcBody('tools/list') }));
+    listRuns.push(await load(`gateway /rpc tools/list (round ${round})`, { url: `http://127.0.0.1:${gwPort}/rpc`, headers, body: rpcBody('tools/list') }));
+  }
+  rows.baseline = median(baseRuns);
+  rows.rpcList = median(listRuns);
+  baseline.kill('SIGTERM');
+  console.log(`gateway RSS after tools/list: ${rssMb(gateway.pid).toFixed(0)} MB`);
+  rows.rpcCall = await load('gateway /rpc tools/call (REST)', {
+    url: `http://127.0.0.1:${gwPort}/rpc`, headers, body: rpcBody('tools/call', { name: 'tool_07', arguments: { city: 'Berlin', units: 'metric' } }),
+  });
+  const rss = rssMb(gateway.pid);
+  gateway.kill('SIGTERM');
+  rest.close();
+
+  const targets = [
+    { name: '/rpc tools/list >= 70% of baseline', value: rows.rpcList.rps / rows.baseline.rps, ok: rows.rpcList.rps >= 0.7 * rows.baseline.rps, shown: `${((100 * rows.rpcList.rps) / rows.baseline.rps).toFixed(1)}%` },
+    { name: '/rpc tools/list 0 errors', value: rows.rpcList.errors, ok: rows.rpcList.errors === 0, shown: String(rows.rpcList.errors) },
+    { name: `p99 < 100 ms at ${CONNECTIONS} connections (/rpc)`, value: rows.rpcList.p99, ok: rows.rpcList.p99 < 100, shown: `${rows.rpcList.p99} ms` },
+    { name: 'worker RSS < 200 MB after the run', value: rss, ok: rss < 200, shown: `${rss.toFixed(0)} MB` },
+  ];
+  console.log('\ntargets');
+  for (const t of targets) console.log(`  ${t.ok ? 'PASS' : 'FAIL'}  ${t.name.padEnd(42)} ${t.shown}`);
+  const report = { at: new Date().toISOString(), node: process.version, durationSeconds: DURATION, connections: CONNECTIONS, tools: TOOLS, rows, workerRssMb: rss, targets };
+  writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2) + '\n');
+  console.log('\nwritten to bench/results/latest.json');
+  process.exitCode = targets.every((t) => t.ok) ? 0 : 1;
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 2;
+}).finally(() => children.forEach((c) => c.kill('SIGTERM')));

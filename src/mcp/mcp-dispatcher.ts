@@ -1,0 +1,247 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { CatalogScope, CatalogSnapshot } from '#app/catalog/catalog-snapshot.js';
+import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
+import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
+import { ResourceReader } from '#app/resources/resource-reader.js';
+import { ToolInvoker } from '#app/tools/tool-invoker.js';
+import { renderList, type ListMethod } from './catalog-lists.js';
+import { RawResult, decorateModern } from './mcp-results.js';
+import type { McpConnectionContext } from './mcp-context.js';
+import { ErrorCode, McpError, type JsonRpcId } from './mcp-types.js';
+import {
+  BATCH_VERSION,
+  LOG_LEVELS,
+  META,
+  MODERN_VERSIONS,
+  SERVER_CAPABILITIES,
+  SERVER_INFO,
+  isModernVersion,
+  negotiateLegacyVersion,
+  type Era,
+  type McpLogLevel,
+} from './protocol.js';
+
+/** What a handler sees of one request. */
+export interface McpRequest {
+  readonly id: JsonRpcId;
+  readonly method: string;
+  readonly params: Record<string, unknown>;
+  readonly era: Era;
+  readonly ctx: McpConnectionContext;
+  readonly snapshot: CatalogSnapshot;
+  readonly scope: CatalogScope;
+}
+
+type Handler = (request: McpRequest) => unknown;
+
+/** Methods the 2026-07-28 revision removed; a modern request for them is "not found". */
+const LEGACY_ONLY = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
+const MODERN_ONLY = new Set(['server/discover']);
+
+const jsonId = (id: JsonRpcId | null): string => (id === null ? 'null' : JSON.stringify(id));
+export const errorResponse = (id: JsonRpcId | null, code: number, message: string, data?: unknown): string =>
+  `{"jsonrpc":"2.0","id":${jsonId(id)},"error":${JSON.stringify(data === undefined ? { code, message } : { code, message, data })}}`;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const validId = (id: unknown): id is JsonRpcId => typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
+
+/**
+ * The one JSON-RPC 2.0 dispatcher behind every transport. It validates the envelope, tells the
+ * protocol era from the message, routes to the method table, and serializes the response (or
+ * returns null for notifications). It knows nothing about HTTP.
+ */
+@Injectable()
+export class McpDispatcher {
+  private readonly log = new Logger('McpDispatcher');
+  private readonly handlers = new Map<string, Handler>();
+
+  constructor(
+    @Inject(CatalogSnapshotService) private readonly catalog: CatalogSnapshotService,
+    @Inject(ToolInvoker) private readonly tools: ToolInvoker,
+    @Inject(ResourceReader) private readonly resources: ResourceReader,
+    @Inject(PromptRenderer) private readonly prompts: PromptRenderer,
+  ) {
+    this.registerMethods();
+  }
+
+  /**
+   * Handles one parsed message (object or batch array). Returns the serialized response, or
+   * null when nothing is to be sent back (notifications and client responses).
+   */
+  async dispatch(message: unknown, ctx: McpConnectionContext): Promise<string | null> {
+    if (Array.isArray(message)) return this.dispatchBatch(message, ctx);
+    return this.dispatchOne(message, ctx);
+  }
+
+  private async dispatchBatch(batch: unknown[], ctx: McpConnectionContext): Promise<string | null> {
+    if (!ctx.allowBatch) {
+      return errorResponse(null, ErrorCode.InvalidRequest, `JSON-RPC batches are only allowed with protocol version ${BATCH_VERSION}`);
+    }
+    if (batch.length === 0) return errorResponse(null, ErrorCode.InvalidRequest, 'empty batch');
+    if (batch.some((m) => isObject(m) && (m.method === 'initialize' || isObject(m.params) && isObject(m.params._meta) && META.protocolVersion in m.params._meta))) {
+      return errorResponse(null, ErrorCode.InvalidRequest, 'a batch may not contain initialize or 2026-07-28 requests');
+    }
+    const replies = (await Promise.all(batch.map((m) => this.dispatchOne(m, ctx)))).filter((r): r is string => r !== null);
+    return replies.length === 0 ? null : `[${replies.join(',')}]`;
+  }
+
+  private async dispatchOne(message: unknown, ctx: McpConnectionContext): Promise<string | null> {
+    if (!isObject(message) || message.jsonrpc !== '2.0') {
+      return errorResponse(isObject(message) && validId(message.id) ? message.id : null, ErrorCode.InvalidRequest, 'not a JSON-RPC 2.0 message');
+    }
+    const { id, method } = message;
+    if (method === undefined && ('result' in message || 'error' in message)) return null; // a client's answer; relayed in federation
+    if (typeof method !== 'string') return errorResponse(validId(id) ? id : null, ErrorCode.InvalidRequest, 'method must be a string');
+    if (message.params !== undefined && !isObject(message.params)) {
+      return validId(id) ? errorResponse(id, ErrorCode.InvalidParams, 'params must be an object') : null;
+    }
+    const params = (message.params ?? {}) as Record<string, unknown>;
+    if (!('id' in message)) {
+      this.notification(method, params, ctx);
+      return null;
+    }
+    if (!validId(id)) return errorResponse(null, ErrorCode.InvalidRequest, 'id must be a string or a number');
+
+    try {
+      const era = this.eraOf(method, params, ctx);
+      const handler = this.handlers.get(method);
+      if (!handler || (era === 'modern' && LEGACY_ONLY.has(method)) || (era === 'legacy' && MODERN_ONLY.has(method))) {
+        throw new McpError(ErrorCode.MethodNotFound, `method not found: ${method}`);
+      }
+      const snapshot = this.catalog.current;
+      const scope = ctx.serverId === null ? snapshot.all : snapshot.server(ctx.serverId);
+      if (!scope) throw new McpError(ErrorCode.InvalidParams, `virtual server ${ctx.serverId} does not exist or is inactive`);
+      const result = await handler({ id, method, params, era, ctx, snapshot, scope });
+      if (result instanceof RawResult) return `{"jsonrpc":"2.0","id":${jsonId(id)},"result":${result.json}}`;
+      return `{"jsonrpc":"2.0","id":${jsonId(id)},"result":${JSON.stringify(era === 'modern' ? decorateModern(method, result) : result)}}`;
+    } catch (error) {
+      if (error instanceof McpError) return errorResponse(id, error.code, error.message, error.data);
+      const correlationId = randomUUID();
+      this.log.error(`${method} failed [${correlationId}]: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      return errorResponse(id, ErrorCode.InternalError, 'internal error', { correlationId });
+    }
+  }
+
+  /**
+   * The era of one request: a `_meta` protocol version makes it 2026-07-28 (validated here);
+   * otherwise it is a 2025-era request.
+   */
+  private eraOf(method: string, params: Record<string, unknown>, ctx: McpConnectionContext): Era {
+    const meta = isObject(params._meta) ? params._meta : undefined;
+    const version = meta?.[META.protocolVersion];
+    if (version === undefined) {
+      if (isModernVersion(ctx.protocolVersion)) {
+        throw new McpError(ErrorCode.InvalidParams, `protocol version ${ctx.protocolVersion} needs params._meta["${META.protocolVersion}"]`);
+      }
+      return 'legacy';
+    }
+    if (!isModernVersion(version)) {
+      throw new McpError(ErrorCode.UnsupportedProtocolVersion, `unsupported protocol version ${JSON.stringify(version)}`, {
+        supported: [...MODERN_VERSIONS],
+        requested: version,
+      });
+    }
+    if (method === 'initialize') throw new McpError(ErrorCode.MethodNotFound, 'initialize does not exist in protocol version 2026-07-28');
+    if (!isObject(meta?.[META.clientCapabilities])) {
+      throw new McpError(ErrorCode.InvalidParams, `params._meta["${META.clientCapabilities}"] is required (an object; {} for none)`);
+    }
+    return 'modern';
+  }
+
+  private notification(method: string, params: Record<string, unknown>, ctx: McpConnectionContext): void {
+    switch (method) {
+      case 'notifications/initialized':
+        void ctx.session?.markInitialized().catch(() => undefined);
+        return;
+      case 'notifications/cancelled':
+        if (validId(params.requestId)) ctx.cancel?.(params.requestId, typeof params.reason === 'string' ? params.reason : undefined);
+        return;
+      default:
+        return; // unknown notifications are ignored, as JSON-RPC asks
+    }
+  }
+
+  private registerMethods(): void {
+    const h = this.handlers;
+    h.set('initialize', ({ params }) => ({
+      protocolVersion: negotiateLegacyVersion(params.protocolVersion),
+      capabilities: SERVER_CAPABILITIES,
+      serverInfo: SERVER_INFO,
+      instructions: 'MCP Gateway: one catalog of tools, resources and prompts from many servers.',
+    }));
+    h.set('ping', () => ({}));
+    h.set('server/discover', () => ({
+      supportedVersions: [...MODERN_VERSIONS],
+      capabilities: SERVER_CAPABILITIES,
+      instructions: 'MCP Gateway: one catalog of tools, resources and prompts from many servers.',
+    }));
+    h.set('logging/setLevel', async ({ params, ctx }) => {
+      if (!(LOG_LEVELS as readonly unknown[]).includes(params.level)) {
+        throw new McpError(ErrorCode.InvalidParams, `level must be one of: ${LOG_LEVELS.join(', ')}`);
+      }
+      await ctx.session?.setLogLevel(params.level as McpLogLevel);
+      return {};
+    });
+
+    for (const method of ['tools/list', 'resources/list', 'resources/templates/list', 'prompts/list'] as const) {
+      h.set(method, ({ params, scope, era }) => renderList(scope, method as ListMethod, params.cursor, era));
+    }
+
+    h.set('tools/call', ({ params, scope, ctx }) => {
+      if (typeof params.name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'tools/call: name must be a string');
+      const tool = scope.toolsByName.get(params.name);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${params.name}`);
+      return this.tools.invoke(tool, params.arguments, ctx);
+    });
+
+    h.set('resources/read', async ({ params, scope, era }) => {
+      if (typeof params.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'resources/read: uri must be a string');
+      const entry = scope.resourcesByUri.get(params.uri);
+      const contents = entry ? await this.resources.read(entry) : null;
+      if (!contents) {
+        throw new McpError(era === 'modern' ? ErrorCode.InvalidParams : ErrorCode.ResourceNotFound, `resource not found: ${params.uri}`, {
+          uri: params.uri,
+        });
+      }
+      return { contents };
+    });
+
+    const subscription = (subscribe: boolean): Handler => async ({ params, scope, ctx }) => {
+      if (typeof params.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'uri must be a string');
+      if (!scope.resourcesByUri.has(params.uri)) throw new McpError(ErrorCode.ResourceNotFound, `resource not found: ${params.uri}`, { uri: params.uri });
+      if (ctx.session) await (subscribe ? ctx.session.subscribe(params.uri) : ctx.session.unsubscribe(params.uri));
+      return {};
+    };
+    h.set('resources/subscribe', subscription(true));
+    h.set('resources/unsubscribe', subscription(false));
+
+    h.set('prompts/get', ({ params, scope }) => {
+      if (typeof params.name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'prompts/get: name must be a string');
+      const prompt = scope.promptsByName.get(params.name);
+      if (!prompt) throw new McpError(ErrorCode.InvalidParams, `unknown prompt: ${params.name}`);
+      return this.prompts.render(prompt, params.arguments);
+    });
+
+    h.set('completion/complete', ({ params, scope }) => {
+      const ref = isObject(params.ref) ? params.ref : null;
+      const argument = isObject(params.argument) ? params.argument : null;
+      if (!ref || !argument || typeof argument.name !== 'string' || typeof argument.value !== 'string') {
+        throw new McpError(ErrorCode.InvalidParams, 'completion/complete needs ref and argument {name, value}');
+      }
+      if (ref.type === 'ref/prompt') {
+        const prompt = typeof ref.name === 'string' ? scope.promptsByName.get(ref.name) : undefined;
+        if (!prompt) throw new McpError(ErrorCode.InvalidParams, `unknown prompt: ${String(ref.name)}`);
+        if (!prompt.arguments.some((a) => a.name === argument.name)) {
+          throw new McpError(ErrorCode.InvalidParams, `prompt "${prompt.name}" has no argument "${argument.name}"`);
+        }
+      } else if (ref.type === 'ref/resource') {
+        if (typeof ref.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'ref/resource needs a uri');
+      } else {
+        throw new McpError(ErrorCode.InvalidParams, 'ref.type must be ref/prompt or ref/resource');
+      }
+      // Stored prompts and resources define no value sets: nothing to suggest.
+      return { completion: { values: [], total: 0, hasMore: false } };
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { AuthGuard } from '#app/auth/auth.guard.js';
+import { CatalogSnapshotModule } from '#app/catalog/catalog-snapshot.module.js';
+import type { AppConfig } from '#app/config/app-config.js';
+import { APP_CONFIG, HTTP_HOST } from '#app/config/config.module.js';
+import { MetricsModule } from '#app/metrics/metrics.module.js';
+import { MetricsService } from '#app/metrics/metrics.service.js';
+import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
+import { ResourcesModule } from '#app/resources/resources.module.js';
+import { ResourceReader } from '#app/resources/resource-reader.js';
+import { RestToolExecutor } from '#app/tools/rest-tool.executor.js';
+import { ToolInvoker } from '#app/tools/tool-invoker.js';
+import { McpDispatcher } from './mcp-dispatcher.js';
+import { correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
+import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
+import { registerRpcTransport } from './transports/rpc.transport.js';
+
+/**
+ * Owns the MCP surface: the JSON-RPC dispatcher and the transport adapters over it. The
+ * transports run on their own bare Fastify instance, which the HttpHost hands the MCP paths to:
+ * the hot path pays for no Nest hooks, guards, pipes or interceptors, and each adapter
+ * authenticates with the AuthGuard itself.
+ */
+@Module({
+  imports: [CatalogSnapshotModule, ResourcesModule, MetricsModule],
+  providers: [McpDispatcher, ToolInvoker, RestToolExecutor, ResourceReader, PromptRenderer],
+  exports: [McpDispatcher],
+})
+export class McpModule implements OnModuleInit, OnApplicationShutdown {
+  private fastify: FastifyInstance | null = null;
+
+  constructor(
+    @Inject(HTTP_HOST) private readonly host: HttpHost | null,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
+    @Inject(AuthGuard) private readonly guard: AuthGuard,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    if (!this.host) return; // a test module without an HTTP server
+    const fastify = Fastify(
+      this.host.mcpServerOptions({ bodyLimit: this.config.server.maxBodyBytes, trustProxy: true, ...correlationOptions }),
+    );
+    keepRawJson(fastify);
+    // No hooks on this instance: each costs measurably per request. The transports echo the
+    // correlation id and record their metrics themselves (see McpHttpExchange).
+    const exchange = new McpHttpExchange(this.guard, this.metrics);
+    registerRpcTransport(fastify, this.dispatcher, exchange);
+    await fastify.ready();
+    this.fastify = fastify;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.fastify?.close();
+  }
+}

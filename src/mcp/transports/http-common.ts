@@ -1,0 +1,91 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { AuthGuard, AuthenticatedUser } from '#app/auth/auth.guard.js';
+import { toErrorBody } from '#app/common/all-exceptions.filter.js';
+import type { MetricsService } from '#app/metrics/metrics.service.js';
+import { ErrorCode } from '../mcp-types.js';
+import { errorResponse } from '../mcp-dispatcher.js';
+
+/** The body as the MCP routes receive it: raw text, parsed by the transport (so bad JSON is -32700). */
+export type RawBody = string | undefined;
+
+/**
+ * Registers, inside an encapsulated Fastify context, a JSON parser that keeps the raw text:
+ * MCP transports must answer malformed JSON with a JSON-RPC parse error, not a REST 400.
+ */
+export function keepRawJson(instance: FastifyInstance): void {
+  instance.removeContentTypeParser('application/json');
+  instance.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => done(null, body));
+}
+
+/** Parses a raw JSON-RPC body; on failure the `error` is the serialized -32700 response. */
+export function parseJsonRpc(body: RawBody): { ok: true; value: unknown } | { ok: false; error: string } {
+  if (body === undefined || body.trim() === '') return { ok: false, error: errorResponse(null, ErrorCode.ParseError, 'empty body') };
+  try {
+    return { ok: true, value: JSON.parse(body) };
+  } catch (error) {
+    return { ok: false, error: errorResponse(null, ErrorCode.ParseError, `parse error: ${(error as Error).message}`) };
+  }
+}
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const JSON_TYPE = 'application/json; charset=utf-8';
+
+/**
+ * What every MCP HTTP exchange does around the dispatcher: authenticate, echo the correlation
+ * id, and record the request in the HTTP metrics. Done inline rather than as Fastify hooks,
+ * which cost measurably on the hot path.
+ */
+export class McpHttpExchange {
+  constructor(
+    private readonly guard: AuthGuard,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Authenticates; on failure answers 401 itself and returns null. */
+  begin(request: FastifyRequest, reply: FastifyReply, route: string): AuthenticatedUser | null {
+    if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
+    void reply.header('x-correlation-id', request.id);
+    try {
+      return this.guard.authenticate(request.headers.authorization);
+    } catch (error) {
+      this.send(request, reply, route, 401, JSON.stringify(toErrorBody(error, String(request.id))), {
+        'www-authenticate': 'Bearer realm="mcp-gateway"',
+      });
+      return null;
+    }
+  }
+
+  /** Sends a complete JSON (or empty) answer and records it. */
+  send(request: FastifyRequest, reply: FastifyReply, route: string, status: number, body: string | null, headers?: Record<string, string>): FastifyReply {
+    if (headers) void reply.headers(headers);
+    void reply.status(status);
+    if (body === null) void reply.send();
+    else void reply.type(JSON_TYPE).send(body);
+    this.metrics.observeHttp(request.method, route, status, reply.elapsedTime / 1000);
+    return reply;
+  }
+}
+
+/**
+ * An AbortSignal that fires when the client goes away before we answered. Created on first use
+ * (most requests never ask), and tied to this response only, so keep-alive sockets collect no
+ * listeners.
+ */
+export function lazyDisconnectSignal(reply: FastifyReply): () => AbortSignal {
+  let controller: AbortController | undefined;
+  return () => {
+    if (!controller) {
+      const c = (controller = new AbortController());
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) c.abort(new Error('client disconnected'));
+      });
+    }
+    return controller.signal;
+  };
+}
+
+export const header = (request: FastifyRequest, name: string): string | undefined => {
+  const v = request.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
