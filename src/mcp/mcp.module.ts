@@ -1,7 +1,8 @@
-import { Inject, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Module, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AuthGuard } from '#app/auth/auth.guard.js';
 import { CatalogSnapshotModule } from '#app/catalog/catalog-snapshot.module.js';
+import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG, HTTP_HOST } from '#app/config/config.module.js';
 import { MetricsModule } from '#app/metrics/metrics.module.js';
@@ -10,11 +11,16 @@ import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
 import { ResourcesModule } from '#app/resources/resources.module.js';
 import { ResourceReader } from '#app/resources/resource-reader.js';
 import { RestToolExecutor } from '#app/tools/rest-tool.executor.js';
+import { SessionMessageLog } from '#app/sessions/session-message-log.js';
+import { SessionStore } from '#app/sessions/session.store.js';
+import { SessionsModule } from '#app/sessions/sessions.module.js';
 import { ToolInvoker } from '#app/tools/tool-invoker.js';
 import { McpDispatcher } from './mcp-dispatcher.js';
 import { correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
 import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
+import { LiveStreams } from './session-context.js';
 import { registerRpcTransport } from './transports/rpc.transport.js';
+import { registerStreamableHttpTransport } from './transports/streamable-http.transport.js';
 
 /**
  * Owns the MCP surface: the JSON-RPC dispatcher and the transport adapters over it. The
@@ -23,12 +29,14 @@ import { registerRpcTransport } from './transports/rpc.transport.js';
  * authenticates with the AuthGuard itself.
  */
 @Module({
-  imports: [CatalogSnapshotModule, ResourcesModule, MetricsModule],
+  imports: [CatalogSnapshotModule, ResourcesModule, MetricsModule, SessionsModule],
   providers: [McpDispatcher, ToolInvoker, RestToolExecutor, ResourceReader, PromptRenderer],
   exports: [McpDispatcher],
 })
-export class McpModule implements OnModuleInit, OnApplicationShutdown {
+export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private fastify: FastifyInstance | null = null;
+  private readonly live: LiveStreams;
+  private stopListening: (() => void) | null = null;
 
   constructor(
     @Inject(HTTP_HOST) private readonly host: HttpHost | null,
@@ -36,7 +44,12 @@ export class McpModule implements OnModuleInit, OnApplicationShutdown {
     @Inject(McpDispatcher) private readonly dispatcher: McpDispatcher,
     @Inject(AuthGuard) private readonly guard: AuthGuard,
     @Inject(MetricsService) private readonly metrics: MetricsService,
-  ) {}
+    @Inject(SessionStore) private readonly sessions: SessionStore,
+    @Inject(SessionMessageLog) private readonly log: SessionMessageLog,
+    @Inject(CatalogSnapshotService) private readonly catalog: CatalogSnapshotService,
+  ) {
+    this.live = new LiveStreams(log);
+  }
 
   async onModuleInit(): Promise<void> {
     if (!this.host) return; // a test module without an HTTP server
@@ -48,8 +61,27 @@ export class McpModule implements OnModuleInit, OnApplicationShutdown {
     // correlation id and record their metrics themselves (see McpHttpExchange).
     const exchange = new McpHttpExchange(this.guard, this.metrics);
     registerRpcTransport(fastify, this.dispatcher, exchange);
+    registerStreamableHttpTransport(fastify, {
+      dispatcher: this.dispatcher,
+      exchange,
+      sessions: this.sessions,
+      log: this.log,
+      live: this.live,
+      catalog: this.catalog,
+      config: this.config,
+    });
     await fastify.ready();
     this.fastify = fastify;
+    // Connected sessions hear about catalog changes on their server-to-client streams.
+    this.stopListening = this.catalog.onChange((changed) => {
+      for (const kind of changed) void this.live.broadcast(`notifications/${kind}/list_changed`);
+    });
+  }
+
+  /** Open streams would hold the HTTP server's close forever: end them first. */
+  beforeApplicationShutdown(): void {
+    this.stopListening?.();
+    this.live.endAll();
   }
 
   async onApplicationShutdown(): Promise<void> {

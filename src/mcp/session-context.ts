@@ -1,0 +1,67 @@
+import { SessionMessageLog } from '#app/sessions/session-message-log.js';
+import type { SessionRecord } from '#app/sessions/session-record.js';
+import { SessionStore } from '#app/sessions/session.store.js';
+import type { McpSessionView } from './mcp-context.js';
+import type { McpLogLevel } from './protocol.js';
+
+/** The dispatcher's view of a stored session: its changes go straight to the SessionStore. */
+export function sessionView(store: SessionStore, record: SessionRecord): McpSessionView {
+  return {
+    id: record.id,
+    protocolVersion: record.protocolVersion,
+    clientCapabilities: record.clientCapabilities,
+    logLevel: record.logLevel as McpLogLevel | null,
+    setLogLevel: async (level) => void (await store.update(record.id, { logLevel: level })),
+    subscribe: async (uri) => void (await store.addSubscription(record.id, uri)),
+    unsubscribe: async (uri) => void (await store.removeSubscription(record.id, uri)),
+    markInitialized: async () => void (await store.update(record.id, { initialized: true })),
+  };
+}
+
+export interface LiveStream {
+  readonly sessionId: string;
+  readonly streamId: string;
+  /** Delivers whatever the log holds past what this stream already sent. */
+  pump(): void;
+  /** Ends the stream (shutdown); the client reconnects elsewhere with Last-Event-ID. */
+  end(): void;
+}
+
+/**
+ * The server-to-client streams this worker holds open, by session. Catalog changes are appended
+ * to their logs here (one holder per stream, so each message is logged once), and any worker's
+ * append wakes the holder through the log's subscription.
+ */
+export class LiveStreams {
+  private readonly bySession = new Map<string, Set<LiveStream>>();
+
+  constructor(private readonly log: SessionMessageLog) {}
+
+  add(stream: LiveStream): () => void {
+    let set = this.bySession.get(stream.sessionId);
+    if (!set) this.bySession.set(stream.sessionId, (set = new Set()));
+    set.add(stream);
+    return () => {
+      set.delete(stream);
+      if (set.size === 0) this.bySession.delete(stream.sessionId);
+    };
+  }
+
+  get size(): number {
+    return this.bySession.size;
+  }
+
+  /** Ends every stream held here, so a shutting-down worker is not held open by them. */
+  endAll(): void {
+    for (const streams of this.bySession.values()) for (const s of streams) s.end();
+  }
+
+  /** Appends a notification to every stream held here (e.g. notifications/tools/list_changed). */
+  async broadcast(method: string, params: Record<string, unknown> = {}): Promise<void> {
+    const appends: Array<Promise<string>> = [];
+    for (const streams of this.bySession.values()) {
+      for (const s of streams) appends.push(this.log.append(s.sessionId, s.streamId, { jsonrpc: '2.0', method, params }));
+    }
+    await Promise.allSettled(appends);
+  }
+}

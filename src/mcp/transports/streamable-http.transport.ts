@@ -1,0 +1,279 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthenticatedUser } from '#app/auth/auth.guard.js';
+import type { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
+import type { AppConfig } from '#app/config/app-config.js';
+import { InvalidEventIdError, type SessionMessageLog } from '#app/sessions/session-message-log.js';
+import { isSessionIdShape, newSessionId, type SessionRecord } from '#app/sessions/session-record.js';
+import type { SessionStore } from '#app/sessions/session.store.js';
+import { errorResponse, type McpDispatcher } from '../mcp-dispatcher.js';
+import { ErrorCode, type JsonRpcId } from '../mcp-types.js';
+import { BATCH_VERSION, META, MODERN_VERSIONS, isLegacyVersion, isModernVersion } from '../protocol.js';
+import { sessionView, type LiveStreams } from '../session-context.js';
+import { header, lazyDisconnectSignal, parseJsonRpc, type McpHttpExchange, type RawBody } from './http-common.js';
+import { SseWriter } from './sse-writer.js';
+
+/** The standalone GET stream's id in the session's message log. */
+const GET_STREAM = 'get';
+
+export interface StreamableHttpDeps {
+  dispatcher: McpDispatcher;
+  exchange: McpHttpExchange;
+  sessions: SessionStore;
+  log: SessionMessageLog;
+  live: LiveStreams;
+  catalog: CatalogSnapshotService;
+  config: AppConfig;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Streamable HTTP at `/mcp` (the whole catalog) and `/servers/{id}/mcp` (one virtual server),
+ * in both protocol eras:
+ * - 2025 era: `initialize` creates a session in the SessionStore and answers `Mcp-Session-Id`;
+ *   later POSTs must carry it (400 without, 404 unknown or ended); GET opens the session's
+ *   server-to-client stream, replayable from `Last-Event-ID` on any worker; DELETE ends it.
+ * - 2026-07-28: no session; each POST carries its version and capabilities in `_meta`.
+ * Both: a foreign `Origin` gets 403; the reply is JSON (or one SSE event when the client only
+ * accepts event streams).
+ */
+export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: StreamableHttpDeps): void {
+  const { dispatcher, exchange, sessions, log, live, catalog, config } = deps;
+  const allowedOrigins = new Set(config.server.allowedOrigins);
+
+  /** Common gate: origin, auth, scope. Answers the error itself and returns null on failure. */
+  const open = (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply, route: string) => {
+    const origin = header(request, 'origin');
+    if (origin !== undefined && !originAllowed(origin, header(request, 'host'), allowedOrigins)) {
+      exchange.begin(request, reply, route); // still stamps the correlation id
+      exchange.send(request, reply, route, 403, errorResponse(null, ErrorCode.TransportError, `origin ${origin} is not allowed`));
+      return null;
+    }
+    const user = exchange.begin(request, reply, route);
+    if (!user) return null;
+    const serverId = request.params.id ?? null;
+    if (serverId !== null && !catalog.current.server(serverId)) {
+      exchange.send(request, reply, route, 404, errorResponse(null, ErrorCode.InvalidParams, `virtual server ${serverId} does not exist or is inactive`));
+      return null;
+    }
+    return { user, serverId };
+  };
+
+  /** Loads the session named by Mcp-Session-Id: 400 without one, 404 unknown, ended or foreign. */
+  const loadSession = async (request: FastifyRequest, reply: FastifyReply, route: string, user: AuthenticatedUser, serverId: string | null) => {
+    const id = header(request, 'mcp-session-id');
+    if (!id) {
+      exchange.send(request, reply, route, 400, errorResponse(null, ErrorCode.TransportError, 'Bad Request: Mcp-Session-Id header is required'));
+      return null;
+    }
+    const record = isSessionIdShape(id) ? await sessions.get(id) : null;
+    if (!record || record.username !== user.username || record.serverId !== serverId || record.transport !== 'streamable-http') {
+      exchange.send(request, reply, route, 404, errorResponse(null, ErrorCode.SessionNotFound, 'Session not found'));
+      return null;
+    }
+    const version = header(request, 'mcp-protocol-version');
+    if (version !== undefined && version !== record.protocolVersion) {
+      exchange.send(request, reply, route, 400, errorResponse(null, ErrorCode.TransportError, `MCP-Protocol-Version ${version} does not match the session's ${record.protocolVersion}`));
+      return null;
+    }
+    return record;
+  };
+
+  const post = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? '/mcp';
+    const gate = open(request, reply, route);
+    if (!gate) return reply;
+    const accept = header(request, 'accept') ?? '*/*';
+    const acceptsJson = /application\/json|\*\/\*|application\/\*/.test(accept);
+    const acceptsSse = /text\/event-stream/.test(accept);
+    if (!acceptsJson && !acceptsSse) {
+      return exchange.send(request, reply, route, 406, errorResponse(null, ErrorCode.TransportError, 'Not Acceptable: Accept must include application/json or text/event-stream'));
+    }
+    const type = header(request, 'content-type') ?? '';
+    if (!type.startsWith('application/json')) {
+      return exchange.send(request, reply, route, 415, errorResponse(null, ErrorCode.TransportError, 'Unsupported Media Type: Content-Type must be application/json'));
+    }
+    const parsed = parseJsonRpc(request.body as RawBody);
+    if (!parsed.ok) return exchange.send(request, reply, route, 400, parsed.error);
+    const message = parsed.value;
+    const headerVersion = header(request, 'mcp-protocol-version');
+    const respond = (status: number, body: string | null) => {
+      if (body !== null && !acceptsJson) {
+        // The client takes only event streams: one event with the response, then the end.
+        void reply.hijack();
+        const sse = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
+        sse.event(body, { event: 'message' });
+        sse.end();
+        return reply;
+      }
+      return exchange.send(request, reply, route, status, body);
+    };
+
+    // 2026-07-28: the envelope in `_meta` makes it stateless, whatever the method.
+    const meta = isObject(message) && isObject(message.params) && isObject(message.params._meta) ? message.params._meta : null;
+    const modernVersion = meta?.[META.protocolVersion];
+    if (modernVersion !== undefined) {
+      if (!isModernVersion(modernVersion)) {
+        return respond(400, errorResponse(idOf(message), ErrorCode.UnsupportedProtocolVersion, `unsupported protocol version ${JSON.stringify(modernVersion)}`, { supported: [...MODERN_VERSIONS], requested: modernVersion }));
+      }
+      if (headerVersion !== undefined && headerVersion !== modernVersion) {
+        return respond(400, errorResponse(idOf(message), ErrorCode.HeaderMismatch, `MCP-Protocol-Version header ${headerVersion} does not match params._meta version ${String(modernVersion)}`));
+      }
+      if (!isObject(meta?.[META.clientCapabilities])) {
+        return respond(400, errorResponse(idOf(message), ErrorCode.InvalidParams, `params._meta["${META.clientCapabilities}"] is required`));
+      }
+      const body = await dispatcher.dispatch(message, {
+        transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: modernVersion as string,
+        allowBatch: false, signal: lazyDisconnectSignal(reply), headers: request.headers,
+      });
+      if (body === null) return respond(202, null);
+      const code = errorCodeOf(body);
+      return respond(code === ErrorCode.MethodNotFound ? 404 : 200, body);
+    }
+    if (isModernVersion(headerVersion)) {
+      return respond(400, errorResponse(idOf(message), ErrorCode.InvalidParams, `MCP-Protocol-Version ${headerVersion} requires params._meta["${META.protocolVersion}"]`));
+    }
+
+    // 2025 era: initialize opens a session.
+    if (isObject(message) && message.method === 'initialize') {
+      const body = await dispatcher.dispatch(message, { transport: 'streamable-http', user: gate.user, serverId: gate.serverId, allowBatch: false, headers: request.headers });
+      if (body === null) return respond(202, null);
+      const result = (JSON.parse(body) as { result?: { protocolVersion?: string } }).result;
+      if (!result?.protocolVersion) return respond(200, body); // an error: no session
+      const params = isObject(message.params) ? message.params : {};
+      const record: SessionRecord = {
+        id: newSessionId(),
+        transport: 'streamable-http',
+        protocolVersion: result.protocolVersion,
+        clientInfo: isObject(params.clientInfo) ? (params.clientInfo as SessionRecord['clientInfo']) : null,
+        clientCapabilities: isObject(params.capabilities) ? params.capabilities : {},
+        serverId: gate.serverId,
+        logLevel: null,
+        subscriptions: [],
+        username: gate.user.username,
+        createdAt: Date.now(),
+        initialized: false,
+      };
+      await sessions.create(record);
+      void reply.header('mcp-session-id', record.id);
+      return respond(200, body);
+    }
+
+    const record = await loadSession(request, reply, route, gate.user, gate.serverId);
+    if (!record) return reply;
+    if (headerVersion !== undefined && !isLegacyVersion(headerVersion)) {
+      return respond(400, errorResponse(null, ErrorCode.TransportError, `unsupported MCP-Protocol-Version ${headerVersion}`));
+    }
+    const body = await dispatcher.dispatch(message, {
+      transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: record.protocolVersion,
+      session: sessionView(sessions, record), allowBatch: record.protocolVersion === BATCH_VERSION,
+      signal: lazyDisconnectSignal(reply), headers: request.headers,
+    });
+    return respond(body === null ? 202 : 200, body);
+  };
+
+  const get = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? '/mcp';
+    const gate = open(request, reply, route);
+    if (!gate) return reply;
+    if (!/text\/event-stream/.test(header(request, 'accept') ?? '')) {
+      return exchange.send(request, reply, route, 406, errorResponse(null, ErrorCode.TransportError, 'Not Acceptable: GET needs Accept: text/event-stream'));
+    }
+    if (!header(request, 'mcp-session-id')) {
+      // 2026-07-28 has no GET stream; neither does a request without a session.
+      return exchange.send(request, reply, route, 405, errorResponse(null, ErrorCode.TransportError, 'Method not allowed: open a session with initialize first (2026-07-28 uses POST only)'), { allow: 'POST' });
+    }
+    const record = await loadSession(request, reply, route, gate.user, gate.serverId);
+    if (!record) return reply;
+    let last = header(request, 'last-event-id') ?? null;
+    let backlog;
+    try {
+      backlog = await log.readAfter(record.id, GET_STREAM, last);
+    } catch (error) {
+      if (error instanceof InvalidEventIdError) {
+        return exchange.send(request, reply, route, 400, errorResponse(null, ErrorCode.TransportError, `Last-Event-ID: ${error.message}`));
+      }
+      throw error;
+    }
+    void reply.hijack();
+    const sse = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
+    let pumping = false;
+    let again = false;
+    const pump = (): void => {
+      if (pumping) {
+        again = true;
+        return;
+      }
+      pumping = true;
+      void log
+        .readAfter(record.id, GET_STREAM, last)
+        .then((messages) => {
+          for (const m of messages) {
+            if (!sse.event(JSON.stringify(m.message), { id: m.id, event: 'message' }) && !sse.isOpen) return;
+            last = m.id;
+          }
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          pumping = false;
+          if (again && sse.isOpen) {
+            again = false;
+            pump();
+          }
+        });
+    };
+    for (const m of backlog) {
+      sse.event(JSON.stringify(m.message), { id: m.id, event: 'message' });
+      last = m.id;
+    }
+    const unsubscribe = await log.subscribe(record.id, GET_STREAM, pump);
+    const remove = live.add({ sessionId: record.id, streamId: GET_STREAM, pump, end: () => sse.end() });
+    // The keep-alive doubles as a poll, in case a wake-up was lost.
+    sse.startKeepalive(config.sse.keepaliveIntervalMs, pump);
+    await sse.closed;
+    remove();
+    await unsubscribe();
+    return reply;
+  };
+
+  const del = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
+    const route = request.routeOptions.url ?? '/mcp';
+    const gate = open(request, reply, route);
+    if (!gate) return reply;
+    const record = await loadSession(request, reply, route, gate.user, gate.serverId);
+    if (!record) return reply;
+    await sessions.delete(record.id);
+    await log.deleteSession(record.id);
+    return exchange.send(request, reply, route, 200, null);
+  };
+
+  for (const path of ['/mcp', '/mcp/', '/servers/:id/mcp', '/servers/:id/mcp/']) {
+    fastify.post(path, post);
+    fastify.get(path, get);
+    fastify.delete(path, del);
+  }
+}
+
+function idOf(message: unknown): JsonRpcId | null {
+  const id = isObject(message) ? message.id : undefined;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+/** The error code of a serialized single response, if it is an error. */
+function errorCodeOf(body: string): number | undefined {
+  if (!body.startsWith('{') || !body.includes('"error":')) return undefined;
+  return (JSON.parse(body) as { error?: { code?: number } }).error?.code;
+}
+
+/**
+ * DNS-rebinding protection: a browser's Origin must be listed in ALLOWED_ORIGINS, or name the
+ * host the request was sent to.
+ */
+function originAllowed(origin: string, host: string | undefined, allowed: Set<string>): boolean {
+  if (allowed.has(origin) || allowed.has('*')) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
