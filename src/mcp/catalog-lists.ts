@@ -14,12 +14,15 @@ export const LIST_PAGE_SIZE = 200;
  */
 export function renderList(scope: CatalogScope, method: ListMethod, cursor: unknown, era: Era): RawResult {
   if (cursor !== undefined && typeof cursor !== 'string') throw new McpError(ErrorCode.InvalidParams, 'cursor must be a string');
-  const key = `${method}|${era}|${cursor ?? ''}`;
+  const offset = cursor === undefined ? 0 : decodeCursor(cursor);
+  // Keyed by offset, never by the cursor's text: only canonical cursors decode, so a client
+  // cannot grow this memo with spellings of the same page.
+  const key = `${method}|${era}|${offset}`;
   const cached = scope.rendered.get(key);
   if (cached !== undefined) return new RawResult(cached);
 
   const [field, items] = itemsOf(scope, method);
-  const offset = cursor === undefined ? 0 : decodeCursor(cursor, items.length);
+  if (offset > items.length) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor');
   const page = items.slice(offset, offset + LIST_PAGE_SIZE);
   const next = offset + LIST_PAGE_SIZE < items.length ? encodeCursor(offset + LIST_PAGE_SIZE) : undefined;
   const result: Record<string, unknown> = { [field]: page, ...(next ? { nextCursor: next } : {}) };
@@ -43,9 +46,9 @@ function itemsOf(scope: CatalogScope, method: ListMethod): [string, unknown[]] {
 
 const encodeCursor = (offset: number): string => Buffer.from(`o:${offset}`).toString('base64url');
 
-function decodeCursor(cursor: string, length: number): number {
+function decodeCursor(cursor: string): number {
   const match = /^o:(\d{1,9})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   const offset = match ? Number(match[1]) : NaN;
-  if (!Number.isInteger(offset) || offset < 0 || offset > length) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor');
+  if (!Number.isInteger(offset) || offset < 0 || encodeCursor(offset) !== cursor) throw new McpError(ErrorCode.InvalidParams, 'invalid cursor');
   return offset;
 }

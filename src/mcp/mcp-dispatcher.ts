@@ -94,7 +94,8 @@ export class McpDispatcher {
     if (method === undefined && ('result' in message || 'error' in message)) return null; // a client's answer; relayed in federation
     if (typeof method !== 'string') return errorResponse(validId(id) ? id : null, ErrorCode.InvalidRequest, 'method must be a string');
     if (message.params !== undefined && !isObject(message.params)) {
-      return validId(id) ? errorResponse(id, ErrorCode.InvalidParams, 'params must be an object') : null;
+      if (!('id' in message)) return null; // a malformed notification gets no answer
+      return validId(id) ? errorResponse(id, ErrorCode.InvalidParams, 'params must be an object') : errorResponse(null, ErrorCode.InvalidRequest, 'id must be a string or a number');
     }
     const params = (message.params ?? {}) as Record<string, unknown>;
     if (!('id' in message)) {
@@ -141,6 +142,9 @@ export class McpDispatcher {
         supported: [...MODERN_VERSIONS],
         requested: version,
       });
+    }
+    if (ctx.protocolVersion !== undefined && ctx.protocolVersion !== version) {
+      throw new McpError(ErrorCode.HeaderMismatch, `MCP-Protocol-Version ${ctx.protocolVersion} does not match params._meta version ${String(version)}`);
     }
     if (method === 'initialize') throw new McpError(ErrorCode.MethodNotFound, 'initialize does not exist in protocol version 2026-07-28');
     if (!isObject(meta?.[META.clientCapabilities])) {

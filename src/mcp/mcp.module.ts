@@ -16,7 +16,7 @@ import { SessionStore } from '#app/sessions/session.store.js';
 import { SessionsModule } from '#app/sessions/sessions.module.js';
 import { ToolInvoker } from '#app/tools/tool-invoker.js';
 import { McpDispatcher } from './mcp-dispatcher.js';
-import { correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
+import { MCP_ENDPOINT, correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
 import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
 import { LiveStreams } from './session-context.js';
 import { registerRpcTransport } from './transports/rpc.transport.js';
@@ -60,6 +60,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     // No hooks on this instance: each costs measurably per request. The transports echo the
     // correlation id and record their metrics themselves (see McpHttpExchange).
     const exchange = new McpHttpExchange(this.guard, this.metrics);
+    exchange.install(fastify, MCP_ENDPOINT);
     registerRpcTransport(fastify, this.dispatcher, exchange);
     registerStreamableHttpTransport(fastify, {
       dispatcher: this.dispatcher,

@@ -9,6 +9,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
  * same under /servers/{id}/. Everything else is the Nest application (admin API, probes, docs).
  */
 const MCP_PATH = /^\/(?:rpc|mcp|sse|messages?|ws|servers\/[^/?#]+\/(?:rpc|mcp|sse|messages?|ws))\/?(?:[?#]|$)/;
+/** An MCP endpoint path without query (to tell "wrong method" from "no such path"). */
+export const MCP_ENDPOINT = /^\/(?:(?:rpc|mcp|sse|messages?|ws|servers\/[^/?#]+\/(?:rpc|mcp|sse|messages?|ws))\/?)?$/;
 const isMcpRequest = (req: IncomingMessage): boolean => {
   const url = req.url ?? '/';
   return MCP_PATH.test(url) || (req.method === 'POST' && (url === '/' || url.startsWith('/?')));

@@ -44,8 +44,7 @@ export class McpHttpExchange {
 
   /** Authenticates; on failure answers 401 itself and returns null. */
   begin(request: FastifyRequest, reply: FastifyReply, route: string): AuthenticatedUser | null {
-    if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
-    void reply.header('x-correlation-id', request.id);
+    this.stamp(request, reply);
     try {
       return this.guard.authenticate(request.headers.authorization);
     } catch (error) {
@@ -54,6 +53,34 @@ export class McpHttpExchange {
       });
       return null;
     }
+  }
+
+  /** Echoes the correlation id (replacing an insane caller value). */
+  stamp(request: FastifyRequest, reply: FastifyReply): void {
+    if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
+    void reply.header('x-correlation-id', request.id);
+  }
+
+  /**
+   * Answers what Fastify itself rejects on the MCP instance (oversized body 413, bad content
+   * type 415, unknown path 404, wrong method 405) the way the admin API does: a JSON error with
+   * the correlation id, counted in the metrics.
+   */
+  install(fastify: FastifyInstance, knownPaths: RegExp): void {
+    fastify.setErrorHandler((error, request, reply) => {
+      this.stamp(request, reply);
+      const body = toErrorBody(error, String(request.id));
+      this.send(request, reply, request.routeOptions.url ?? 'unmatched', body.statusCode, JSON.stringify(body));
+    });
+    fastify.setNotFoundHandler((request, reply) => {
+      this.stamp(request, reply);
+      const path = (request.url ?? '/').split('?', 1)[0] as string;
+      const known = knownPaths.test(path);
+      const error = known
+        ? { statusCode: 405, error: 'Method Not Allowed', message: `${request.method} is not allowed on ${path}` }
+        : { statusCode: 404, error: 'Not Found', message: `no MCP endpoint at ${path}` };
+      this.send(request, reply, 'unmatched', error.statusCode, JSON.stringify({ ...error, correlation_id: String(request.id) }), known ? { allow: path.endsWith('/rpc') || path === '/' ? 'POST' : 'GET, POST, DELETE' } : undefined);
+    });
   }
 
   /** Sends a complete JSON (or empty) answer and records it. */

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { McpDispatcher } from '../mcp-dispatcher.js';
 import { errorResponse } from '../mcp-dispatcher.js';
 import { ErrorCode } from '../mcp-types.js';
-import { BATCH_VERSION, isLegacyVersion, isModernVersion } from '../protocol.js';
+import { BATCH_VERSION, LEGACY_VERSIONS, MODERN_VERSIONS, isLegacyVersion, isModernVersion } from '../protocol.js';
 import { header, lazyDisconnectSignal, parseJsonRpc, type McpHttpExchange, type RawBody } from './http-common.js';
 
 /**
@@ -16,7 +16,10 @@ export function registerRpcTransport(fastify: FastifyInstance, dispatcher: McpDi
     if (!user) return reply;
     const version = header(request, 'mcp-protocol-version');
     if (version !== undefined && !isLegacyVersion(version) && !isModernVersion(version)) {
-      const error = errorResponse(null, ErrorCode.UnsupportedProtocolVersion, `unsupported MCP-Protocol-Version ${JSON.stringify(version)}`);
+      const error = errorResponse(null, ErrorCode.UnsupportedProtocolVersion, `unsupported MCP-Protocol-Version ${JSON.stringify(version)}`, {
+        supported: [...MODERN_VERSIONS, ...LEGACY_VERSIONS],
+        requested: version,
+      });
       return exchange.send(request, reply, route, 400, error);
     }
     const parsed = parseJsonRpc(request.body as RawBody);
