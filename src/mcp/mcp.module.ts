@@ -19,6 +19,7 @@ import { McpDispatcher } from './mcp-dispatcher.js';
 import { MCP_ENDPOINT, correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
 import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
 import { LiveStreams } from './session-context.js';
+import { registerLegacySseTransport } from './transports/legacy-sse.transport.js';
 import { registerRpcTransport } from './transports/rpc.transport.js';
 import { registerStreamableHttpTransport } from './transports/streamable-http.transport.js';
 
@@ -62,7 +63,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     const exchange = new McpHttpExchange(this.guard, this.metrics);
     exchange.install(fastify, MCP_ENDPOINT);
     registerRpcTransport(fastify, this.dispatcher, exchange);
-    registerStreamableHttpTransport(fastify, {
+    const streams = {
       dispatcher: this.dispatcher,
       exchange,
       sessions: this.sessions,
@@ -70,7 +71,9 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
       live: this.live,
       catalog: this.catalog,
       config: this.config,
-    });
+    };
+    registerStreamableHttpTransport(fastify, streams);
+    registerLegacySseTransport(fastify, streams);
     await fastify.ready();
     this.fastify = fastify;
     // Connected sessions hear about catalog changes on their server-to-client streams.
