@@ -22,6 +22,7 @@ import { LiveStreams } from './session-context.js';
 import { registerLegacySseTransport } from './transports/legacy-sse.transport.js';
 import { registerRpcTransport } from './transports/rpc.transport.js';
 import { registerStreamableHttpTransport } from './transports/streamable-http.transport.js';
+import { WebSocketTransport } from './transports/websocket.transport.js';
 
 /**
  * Owns the MCP surface: the JSON-RPC dispatcher and the transport adapters over it. The
@@ -38,6 +39,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
   private fastify: FastifyInstance | null = null;
   private readonly live: LiveStreams;
   private stopListening: (() => void) | null = null;
+  private websocket: WebSocketTransport | null = null;
 
   constructor(
     @Inject(HTTP_HOST) private readonly host: HttpHost | null,
@@ -76,6 +78,18 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     registerLegacySseTransport(fastify, streams);
     await fastify.ready();
     this.fastify = fastify;
+    const websocket = new WebSocketTransport({
+      dispatcher: this.dispatcher,
+      guard: this.guard,
+      live: this.live,
+      catalog: this.catalog,
+      metrics: this.metrics,
+      config: this.config,
+    });
+    this.host.server.on('upgrade', (request, socket, head) => {
+      if (!websocket.handleUpgrade(request, socket, head)) socket.destroy();
+    });
+    this.websocket = websocket;
     // Connected sessions hear about catalog changes on their server-to-client streams.
     this.stopListening = this.catalog.onChange((changed) => {
       for (const kind of changed) void this.live.broadcast(`notifications/${kind}/list_changed`);
@@ -86,6 +100,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
   beforeApplicationShutdown(): void {
     this.stopListening?.();
     this.live.endAll();
+    this.websocket?.closeAll();
   }
 
   async onApplicationShutdown(): Promise<void> {

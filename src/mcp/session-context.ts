@@ -23,6 +23,11 @@ export interface LiveStream {
   readonly streamId: string;
   /** Delivers whatever the log holds past what this stream already sent. */
   pump(): void;
+  /**
+   * Sends a message straight to the client, for connections that cannot be resumed elsewhere
+   * (WebSocket). Streams without it get the message through their log.
+   */
+  deliver?(message: object): void;
   /** Ends the stream (shutdown); the client reconnects elsewhere with Last-Event-ID. */
   end(): void;
 }
@@ -58,9 +63,13 @@ export class LiveStreams {
 
   /** Appends a notification to every stream held here (e.g. notifications/tools/list_changed). */
   async broadcast(method: string, params: Record<string, unknown> = {}): Promise<void> {
+    const message = { jsonrpc: '2.0', method, params };
     const appends: Array<Promise<string>> = [];
     for (const streams of this.bySession.values()) {
-      for (const s of streams) appends.push(this.log.append(s.sessionId, s.streamId, { jsonrpc: '2.0', method, params }));
+      for (const s of streams) {
+        if (s.deliver) s.deliver(message);
+        else appends.push(this.log.append(s.sessionId, s.streamId, message));
+      }
     }
     await Promise.allSettled(appends);
   }
