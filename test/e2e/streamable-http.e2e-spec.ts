@@ -165,6 +165,24 @@ describe('Streamable HTTP (/mcp and /servers/{id}/mcp)', () => {
       expect(get.headers.get('allow')).toBe('POST');
     });
 
+    it('serves subscriptions/listen (2026-07-28): acknowledges, then streams only the opted-in changes', async () => {
+      const listen = openSse(`${gw.url}/mcp`, { ...headers, accept: 'application/json, text/event-stream' }, {
+        jsonrpc: '2.0',
+        id: 'listen-1',
+        method: 'subscriptions/listen',
+        params: { notifications: { toolsListChanged: true, resourceSubscriptions: ['docs://guide'] }, _meta: MODERN_META },
+      });
+      expect((await listen.response).statusCode).toBe(200);
+      const ack = JSON.parse((await listen.waitFor((e) => e.data.includes('acknowledged'))).data);
+      expect(ack.params).toEqual({ notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/subscriptionId': 'listen-1' } });
+      expect((await call('POST', '/prompts', { name: 'unheard', template: 'x' })).status).toBe(201);
+      expect((await call('POST', '/tools', { name: 'heard', url: 'http://127.0.0.1:9/x' })).status).toBe(201);
+      const change = JSON.parse((await listen.waitFor((e) => e.data.includes('tools/list_changed'))).data);
+      expect(change.params._meta['io.modelcontextprotocol/subscriptionId']).toBe('listen-1');
+      expect(listen.events.some((e) => e.data.includes('prompts/list_changed'))).toBe(false);
+      listen.close();
+    });
+
     it('streams list_changed on the GET stream and replays missed events from Last-Event-ID', async () => {
       const session = await initialize();
       const first = openSse(`${gw.url}/mcp`, { ...headers, 'mcp-session-id': session });

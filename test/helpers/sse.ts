@@ -7,15 +7,18 @@ export interface SseEvent {
 }
 
 /**
- * Opens a GET event stream and collects its events until `close()`; `waitFor` resolves when an
- * event matching the predicate has arrived (or rejects after the timeout).
+ * Opens an event stream (GET, or POST when `body` is given) and collects its events until
+ * `close()`; `waitFor` resolves when an event matching the predicate has arrived (or rejects
+ * after the timeout).
  */
-export function openSse(url: string, headers: Record<string, string>) {
+export function openSse(url: string, headers: Record<string, string>, body?: unknown) {
   const events: SseEvent[] = [];
   const waiters: Array<{ match: (e: SseEvent) => boolean; resolve: (e: SseEvent) => void }> = [];
   let req: http.ClientRequest;
   const response = new Promise<http.IncomingMessage>((resolve, reject) => {
-    req = http.get(url, { headers: { accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const requestHeaders = { accept: 'text/event-stream', ...headers, ...(payload ? { 'content-type': 'application/json' } : {}) };
+    req = http.request(url, { method: payload ? 'POST' : 'GET', headers: requestHeaders, agent: false }, (res) => {
       let buffer = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
@@ -48,6 +51,7 @@ export function openSse(url: string, headers: Record<string, string>) {
       resolve(res);
     });
     req.on('error', reject);
+    req.end(payload);
   });
   return {
     response,

@@ -33,7 +33,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * - 2025 era: `initialize` creates a session in the SessionStore and answers `Mcp-Session-Id`;
  *   later POSTs must carry it (400 without, 404 unknown or ended); GET opens the session's
  *   server-to-client stream, replayable from `Last-Event-ID` on any worker; DELETE ends it.
- * - 2026-07-28: no session; each POST carries its version and capabilities in `_meta`.
+ * - 2026-07-28: no session; each POST carries its version and capabilities in `_meta`;
+ *   `subscriptions/listen` opens a stream of the opted-in change notifications.
  * Both: a foreign `Origin` gets 403; the reply is JSON (or one SSE event when the client only
  * accepts event streams).
  */
@@ -122,6 +123,9 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
       if (!isObject(meta?.[META.clientCapabilities])) {
         return respond(400, errorResponse(idOf(message), ErrorCode.InvalidParams, `params._meta["${META.clientCapabilities}"] is required`));
       }
+      if (isObject(message) && message.method === 'subscriptions/listen' && idOf(message) !== null) {
+        return listen(request, reply, idOf(message) as JsonRpcId, isObject(message.params) ? message.params : {});
+      }
       const body = await dispatcher.dispatch(message, {
         transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: modernVersion as string,
         allowBatch: false, signal: lazyDisconnectSignal(reply), headers: request.headers,
@@ -170,6 +174,50 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
       signal: lazyDisconnectSignal(reply), headers: request.headers,
     });
     return respond(body === null ? 202 : 200, body);
+  };
+
+  /**
+   * 2026-07-28 `subscriptions/listen`: a long-lived event stream that first acknowledges the
+   * notifications it will honour, then carries the opted-in `list_changed` notifications, each
+   * tagged with the listen request's id as `subscriptionId`. The client ends it by closing.
+   */
+  const listen = async (request: FastifyRequest, reply: FastifyReply, id: JsonRpcId, params: Record<string, unknown>) => {
+    const wanted = isObject(params.notifications) ? params.notifications : {};
+    const honoured: Record<string, boolean> = {};
+    const methods = new Set<string>();
+    for (const [flag, method] of [
+      ['toolsListChanged', 'notifications/tools/list_changed'],
+      ['promptsListChanged', 'notifications/prompts/list_changed'],
+      ['resourcesListChanged', 'notifications/resources/list_changed'],
+    ] as const) {
+      if (wanted[flag] === true) {
+        honoured[flag] = true;
+        methods.add(method);
+      }
+    }
+    void reply.hijack();
+    const sse = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
+    const tagged = (method: string, p: Record<string, unknown>) =>
+      JSON.stringify({ jsonrpc: '2.0', method, params: { ...p, _meta: { ...(isObject(p._meta) ? p._meta : {}), [META.subscriptionId]: id } } });
+    sse.event(tagged('notifications/subscriptions/acknowledged', { notifications: honoured }));
+    const remove = live.add({
+      sessionId: `listen:${String(request.id)}`,
+      streamId: 'listen',
+      pump: () => undefined,
+      deliver: (message) => {
+        const m = message as { method?: string; params?: Record<string, unknown> };
+        if (m.method && methods.has(m.method)) sse.event(tagged(m.method, m.params ?? {}));
+      },
+      end: () => {
+        // A graceful end: the listen request's result, then close.
+        sse.event(JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { [META.subscriptionId]: id } } }));
+        sse.end();
+      },
+    });
+    sse.startKeepalive(config.sse.keepaliveIntervalMs);
+    await sse.closed;
+    remove();
+    return reply;
   };
 
   const get = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
