@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import {
+  CallToolRequestParamsSchema,
+  CompleteRequestParamsSchema,
+  GetPromptRequestParamsSchema,
+  InitializeRequestParamsSchema,
+  ReadResourceRequestParamsSchema,
+  SubscribeRequestParamsSchema,
+} from '@modelcontextprotocol/core';
+import type { ZodType } from 'zod';
 import type { CatalogScope, CatalogSnapshot } from '#app/catalog/catalog-snapshot.js';
 import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
@@ -34,6 +43,22 @@ export interface McpRequest {
 }
 
 type Handler = (request: McpRequest) => unknown;
+
+/**
+ * Checks a method's params against the official SDK's schema first (about a microsecond): a
+ * mismatch is -32602 naming the field, before any handler code runs.
+ */
+function checked(schema: ZodType, handler: Handler): Handler {
+  return (request) => {
+    const result = schema.safeParse(request.params);
+    if (!result.success) {
+      const issues = result.error.issues.map((i) => ({ path: i.path.join('.') || '(params)', message: i.message }));
+      const first = issues[0];
+      throw new McpError(ErrorCode.InvalidParams, `${request.method}: ${first ? `${first.path}: ${first.message}` : 'invalid params'}`, { issues });
+    }
+    return handler(request);
+  };
+}
 
 /** Methods the 2026-07-28 revision removed; a modern request for them is "not found". */
 const LEGACY_ONLY = new Set(['initialize', 'ping', 'logging/setLevel', 'resources/subscribe', 'resources/unsubscribe']);
@@ -168,12 +193,12 @@ export class McpDispatcher {
 
   private registerMethods(): void {
     const h = this.handlers;
-    h.set('initialize', ({ params }) => ({
+    h.set('initialize', checked(InitializeRequestParamsSchema, ({ params }) => ({
       protocolVersion: negotiateLegacyVersion(params.protocolVersion),
       capabilities: SERVER_CAPABILITIES,
       serverInfo: SERVER_INFO,
       instructions: 'MCP Gateway: one catalog of tools, resources and prompts from many servers.',
-    }));
+    })));
     h.set('ping', () => ({}));
     h.set('server/discover', () => ({
       supportedVersions: [...MODERN_VERSIONS],
@@ -192,14 +217,13 @@ export class McpDispatcher {
       h.set(method, ({ params, scope, era }) => renderList(scope, method as ListMethod, params.cursor, era));
     }
 
-    h.set('tools/call', ({ params, scope, ctx }) => {
-      if (typeof params.name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'tools/call: name must be a string');
-      const tool = scope.toolsByName.get(params.name);
-      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${params.name}`);
+    h.set('tools/call', checked(CallToolRequestParamsSchema, ({ params, scope, ctx }) => {
+      const tool = scope.toolsByName.get(params.name as string);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${String(params.name)}`);
       return this.tools.invoke(tool, params.arguments, ctx);
-    });
+    }));
 
-    h.set('resources/read', async ({ params, scope, era }) => {
+    h.set('resources/read', checked(ReadResourceRequestParamsSchema, async ({ params, scope, era }) => {
       if (typeof params.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'resources/read: uri must be a string');
       const entry = scope.resourcesByUri.get(params.uri);
       const contents = entry ? await this.resources.read(entry) : null;
@@ -209,7 +233,7 @@ export class McpDispatcher {
         });
       }
       return { contents };
-    });
+    }));
 
     const subscription = (subscribe: boolean): Handler => async ({ params, scope, ctx }) => {
       if (typeof params.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'uri must be a string');
@@ -217,17 +241,17 @@ export class McpDispatcher {
       if (ctx.session) await (subscribe ? ctx.session.subscribe(params.uri) : ctx.session.unsubscribe(params.uri));
       return {};
     };
-    h.set('resources/subscribe', subscription(true));
-    h.set('resources/unsubscribe', subscription(false));
+    h.set('resources/subscribe', checked(SubscribeRequestParamsSchema, subscription(true)));
+    h.set('resources/unsubscribe', checked(SubscribeRequestParamsSchema, subscription(false)));
 
-    h.set('prompts/get', ({ params, scope }) => {
+    h.set('prompts/get', checked(GetPromptRequestParamsSchema, ({ params, scope }) => {
       if (typeof params.name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'prompts/get: name must be a string');
       const prompt = scope.promptsByName.get(params.name);
       if (!prompt) throw new McpError(ErrorCode.InvalidParams, `unknown prompt: ${params.name}`);
       return this.prompts.render(prompt, params.arguments);
-    });
+    }));
 
-    h.set('completion/complete', ({ params, scope }) => {
+    h.set('completion/complete', checked(CompleteRequestParamsSchema, ({ params, scope }) => {
       const ref = isObject(params.ref) ? params.ref : null;
       const argument = isObject(params.argument) ? params.argument : null;
       if (!ref || !argument || typeof argument.name !== 'string' || typeof argument.value !== 'string') {
@@ -246,6 +270,6 @@ export class McpDispatcher {
       }
       // Stored prompts and resources define no value sets: nothing to suggest.
       return { completion: { values: [], total: 0, hasMore: false } };
-    });
+    }));
   }
 }
