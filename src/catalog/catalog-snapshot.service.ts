@@ -12,7 +12,8 @@ const RELOAD_DEBOUNCE_MS = 25;
 /** Reloads this often even without events, in case an announcement was lost (e.g. Redis down). */
 const RECONCILE_INTERVAL_MS = 30_000;
 
-export type CatalogChangeListener = (changed: CatalogListKind[], snapshot: CatalogSnapshot) => void;
+/** `changed`: lists whose content changed; `updatedUris`: resources edited in place. */
+export type CatalogChangeListener = (change: { changed: CatalogListKind[]; updatedUris: string[]; snapshot: CatalogSnapshot }) => void;
 
 /**
  * Holds this worker's catalog snapshot: loads it at start, rebuilds it when any worker
@@ -96,10 +97,11 @@ export class CatalogSnapshotService implements OnModuleInit, OnApplicationShutdo
     const previous = this.snapshot;
     this.snapshot = next;
     const changed = next.changedSince(previous);
-    if (changed.length === 0) return;
+    const updatedUris = next.updatedResourcesSince(previous);
+    if (changed.length === 0 && updatedUris.length === 0) return;
     for (const listener of this.listeners) {
       try {
-        listener(changed, next);
+        listener({ changed, updatedUris, snapshot: next });
       } catch (error) {
         this.log.warn(`catalog change listener failed: ${(error as Error).message}`);
       }

@@ -109,6 +109,16 @@ export class CatalogSnapshot {
     return (['tools', 'resources', 'prompts'] as const).filter((k) => this.fingerprints[k] !== previous.fingerprints[k]);
   }
 
+  /** URIs of resources that exist in both snapshots but were edited (for resources/updated). */
+  updatedResourcesSince(previous: CatalogSnapshot): string[] {
+    const updated: string[] = [];
+    for (const [uri, entry] of this.all.resourcesByUri) {
+      const before = previous.all.resourcesByUri.get(uri);
+      if (before && before.revision !== entry.revision) updated.push(uri);
+    }
+    return updated;
+  }
+
   static empty(): CatalogSnapshot {
     return new CatalogSnapshot(0, new CatalogScope(null, [], [], [], []), new Map());
   }
@@ -154,7 +164,7 @@ export interface CatalogRows {
   associations: ServerAssociations;
 }
 
-const revisionOf = (row: { id: string; updatedAt: Date }): string => `${row.id}@${row.updatedAt.getTime()}`;
+const revisionOf = (row: { id: string; version: number }): string => `${row.id}@${row.version}`;
 
 function toToolEntry(tool: ToolEntity): ToolEntry {
   const listing: McpTool = {

@@ -38,6 +38,7 @@ function tool(id: string, name: string, extra: Partial<ToolEntity> = {}): ToolEn
     gatewayId: null,
     createdAt: UPDATED,
     updatedAt: UPDATED,
+    version: 1,
     ...extra,
   };
 }
@@ -58,16 +59,17 @@ function resource(id: string, uri: string, extra: Partial<ResourceEntity> = {}):
     gatewayId: null,
     createdAt: UPDATED,
     updatedAt: UPDATED,
+    version: 1,
     ...extra,
   };
 }
 
 function prompt(id: string, name: string, template: string, args: PromptEntity['arguments']): PromptEntity {
-  return { id, name, description: `the ${name} prompt`, template, arguments: args, tags: [], isActive: true, gatewayId: null, createdAt: UPDATED, updatedAt: UPDATED };
+  return { id, name, description: `the ${name} prompt`, template, arguments: args, tags: [], isActive: true, gatewayId: null, createdAt: UPDATED, updatedAt: UPDATED, version: 1 };
 }
 
 function server(id: string, name: string): ServerEntity {
-  return { id, name, description: null, icon: null, tags: [], isActive: true, createdAt: UPDATED, updatedAt: UPDATED, tools: [], resources: [], prompts: [] };
+  return { id, name, description: null, icon: null, tags: [], isActive: true, createdAt: UPDATED, updatedAt: UPDATED, version: 1, tools: [], resources: [], prompts: [] };
 }
 
 function rows(extraTools: ToolEntity[] = []): CatalogRows {

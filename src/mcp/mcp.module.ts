@@ -91,8 +91,9 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     });
     this.websocket = websocket;
     // Connected sessions hear about catalog changes on their server-to-client streams.
-    this.stopListening = this.catalog.onChange((changed) => {
+    this.stopListening = this.catalog.onChange(({ changed, updatedUris }) => {
       for (const kind of changed) void this.live.broadcast(`notifications/${kind}/list_changed`);
+      if (updatedUris.length > 0) void this.live.resourcesUpdated(updatedUris);
     });
   }
 

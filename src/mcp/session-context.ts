@@ -28,6 +28,8 @@ export interface LiveStream {
    * (WebSocket). Streams without it get the message through their log.
    */
   deliver?(message: object): void;
+  /** Whether the client subscribed to this resource (resources/subscribe, or a listen filter). */
+  subscribedTo?(uri: string): boolean | Promise<boolean>;
   /** Ends the stream (shutdown); the client reconnects elsewhere with Last-Event-ID. */
   end(): void;
 }
@@ -61,16 +63,29 @@ export class LiveStreams {
     for (const streams of this.bySession.values()) for (const s of streams) s.end();
   }
 
-  /** Appends a notification to every stream held here (e.g. notifications/tools/list_changed). */
+  /** Sends a notification on every stream held here (e.g. notifications/tools/list_changed). */
   async broadcast(method: string, params: Record<string, unknown> = {}): Promise<void> {
-    const message = { jsonrpc: '2.0', method, params };
-    const appends: Array<Promise<string>> = [];
-    for (const streams of this.bySession.values()) {
-      for (const s of streams) {
-        if (s.deliver) s.deliver(message);
-        else appends.push(this.log.append(s.sessionId, s.streamId, message));
+    await Promise.allSettled(this.all().map((s) => this.send(s, { jsonrpc: '2.0', method, params })));
+  }
+
+  /** Sends notifications/resources/updated to the streams whose client subscribed to the URI. */
+  async resourcesUpdated(uris: string[]): Promise<void> {
+    const sends = this.all().map(async (s) => {
+      for (const uri of uris) {
+        if (s.subscribedTo && (await s.subscribedTo(uri))) {
+          await this.send(s, { jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri } });
+        }
       }
-    }
-    await Promise.allSettled(appends);
+    });
+    await Promise.allSettled(sends);
+  }
+
+  private all(): LiveStream[] {
+    return [...this.bySession.values()].flatMap((set) => [...set]);
+  }
+
+  private async send(stream: LiveStream, message: object): Promise<void> {
+    if (stream.deliver) stream.deliver(message);
+    else await this.log.append(stream.sessionId, stream.streamId, message);
   }
 }

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 
 export interface PromptArgument {
   name: string;
@@ -19,4 +19,6 @@ export class PromptEntity {
   @Column({ name: 'gateway_id', type: 'varchar', length: 32, nullable: true }) gatewayId!: string | null;
   @CreateDateColumn({ name: 'created_at' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at' }) updatedAt!: Date;
+  /** Bumped by every save; with the id it names one revision of the row. */
+  @VersionColumn() version!: number;
 }

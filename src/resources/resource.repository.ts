@@ -6,7 +6,7 @@ import { ResourceEntity } from './resource.entity.js';
 /** Columns that describe a resource, without its (possibly large) content. */
 const DESCRIPTION_COLUMNS: FindOptionsSelect<ResourceEntity> = {
   id: true, uri: true, name: true, description: true, mimeType: true, uriTemplate: true,
-  size: true, tags: true, isActive: true, gatewayId: true, createdAt: true, updatedAt: true,
+  size: true, tags: true, isActive: true, gatewayId: true, createdAt: true, updatedAt: true, version: true,
 };
 
 /** The only code that reads or writes the `resources` table. */

@@ -1,4 +1,4 @@
-import { Column, CreateDateColumn, Entity, JoinTable, ManyToMany, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, JoinTable, ManyToMany, PrimaryColumn, UpdateDateColumn, VersionColumn } from 'typeorm';
 import { PromptEntity } from '#app/prompts/prompt.entity.js';
 import { ResourceEntity } from '#app/resources/resource.entity.js';
 import { ToolEntity } from '#app/tools/tool.entity.js';
@@ -17,6 +17,8 @@ export class ServerEntity {
   @Column({ name: 'is_active', type: 'boolean' }) isActive!: boolean;
   @CreateDateColumn({ name: 'created_at' }) createdAt!: Date;
   @UpdateDateColumn({ name: 'updated_at' }) updatedAt!: Date;
+  /** Bumped by every save; with the id it names one revision of the row. */
+  @VersionColumn() version!: number;
 
   @ManyToMany(() => ToolEntity, { onDelete: 'CASCADE' })
   @JoinTable({

@@ -170,17 +170,44 @@ describe('Streamable HTTP (/mcp and /servers/{id}/mcp)', () => {
         jsonrpc: '2.0',
         id: 'listen-1',
         method: 'subscriptions/listen',
-        params: { notifications: { toolsListChanged: true, resourceSubscriptions: ['docs://guide'] }, _meta: MODERN_META },
+        params: { notifications: { toolsListChanged: true, resourceSubscriptions: ['docs://guide', 'docs://missing'] }, _meta: MODERN_META },
       });
       expect((await listen.response).statusCode).toBe(200);
       const ack = JSON.parse((await listen.waitFor((e) => e.data.includes('acknowledged'))).data);
-      expect(ack.params).toEqual({ notifications: { toolsListChanged: true }, _meta: { 'io.modelcontextprotocol/subscriptionId': 'listen-1' } });
+      expect(ack.params).toEqual({
+        notifications: { toolsListChanged: true, resourceSubscriptions: ['docs://guide'] },
+        _meta: { 'io.modelcontextprotocol/subscriptionId': 'listen-1' },
+      });
       expect((await call('POST', '/prompts', { name: 'unheard', template: 'x' })).status).toBe(201);
       expect((await call('POST', '/tools', { name: 'heard', url: 'http://127.0.0.1:9/x' })).status).toBe(201);
       const change = JSON.parse((await listen.waitFor((e) => e.data.includes('tools/list_changed'))).data);
       expect(change.params._meta['io.modelcontextprotocol/subscriptionId']).toBe('listen-1');
       expect(listen.events.some((e) => e.data.includes('prompts/list_changed'))).toBe(false);
+      const resources = (await call('GET', '/resources')).body as Array<{ id: string; uri: string }>;
+      const guide = resources.find((r) => r.uri === 'docs://guide') as { id: string };
+      expect((await call('PUT', `/resources/${guide.id}`, { content: 'hello again' })).status).toBe(200);
+      const updated = JSON.parse((await listen.waitFor((e) => e.data.includes('resources/updated'))).data);
+      expect(updated.params).toMatchObject({ uri: 'docs://guide', _meta: { 'io.modelcontextprotocol/subscriptionId': 'listen-1' } });
       listen.close();
+    });
+
+    it('sends notifications/resources/updated to a 2025-era session that subscribed', async () => {
+      const session = await initialize();
+      const s = { 'mcp-session-id': session };
+      expect((await post({ jsonrpc: '2.0', id: 1, method: 'resources/subscribe', params: { uri: 'docs://guide' } }, s)).body.result).toEqual({});
+      expect((await post({ jsonrpc: '2.0', id: 2, method: 'resources/subscribe', params: { uri: 'docs://nope' } }, s)).body.error.code).toBe(-32002);
+      const stream = openSse(`${gw.url}/mcp`, { ...headers, ...s });
+      await stream.response;
+      await sleep(100);
+      const resources = (await call('GET', '/resources')).body as Array<{ id: string; uri: string }>;
+      const guide = resources.find((r) => r.uri === 'docs://guide') as { id: string };
+      expect((await call('PUT', `/resources/${guide.id}`, { content: 'hello once more' })).status).toBe(200);
+      const updated = JSON.parse((await stream.waitFor((e) => e.data.includes('resources/updated'))).data);
+      expect(updated).toEqual({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'docs://guide' } });
+      // The subscribed resource still reads back its new content.
+      const read = await post({ jsonrpc: '2.0', id: 3, method: 'resources/read', params: { uri: 'docs://guide' } }, s);
+      expect(read.body.result.contents[0].text).toBe('hello once more');
+      stream.close();
     });
 
     it('streams list_changed on the GET stream and replays missed events from Last-Event-ID', async () => {

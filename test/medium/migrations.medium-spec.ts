@@ -223,8 +223,12 @@ describe.each([sqlite, postgres])('migrations on $name', (factory) => {
       await expect(sql(dataSource, 'INSERT INTO server_tools (server_id, tool_id) VALUES (?, ?)', [serverId, id()])).rejects.toThrow();
     });
 
-    it('revert removes the tables and the migration record; migrating again restores them', async () => {
-      await revertLastMigration(dataSource);
+    it('revert undoes one migration at a time; reverting all removes the tables; migrating again restores them', async () => {
+      for (let left = MIGRATION_NAMES.length; left > 0; left--) {
+        expect(await migrationRows(dataSource)).toHaveLength(left);
+        expect(await existingTables(dataSource, CATALOG_TABLES)).toEqual(CATALOG_TABLES);
+        await revertLastMigration(dataSource);
+      }
       expect(await existingTables(dataSource, CATALOG_TABLES)).toEqual([]);
       expect(await migrationRows(dataSource)).toEqual([]);
 

@@ -93,7 +93,13 @@ export function registerLegacySseTransport(fastify: FastifyInstance, deps: Legac
         });
     };
     const unsubscribe = await log.subscribe(record.id, SSE_STREAM, pump);
-    const remove = live.add({ sessionId: record.id, streamId: SSE_STREAM, pump, end: () => sse.end() });
+    const remove = live.add({
+      sessionId: record.id,
+      streamId: SSE_STREAM,
+      pump,
+      end: () => sse.end(),
+      subscribedTo: async (uri) => (await sessions.get(record.id))?.subscriptions.includes(uri) ?? false,
+    });
     sse.startKeepalive(config.sse.keepaliveIntervalMs, pump);
     await sse.closed;
     remove();

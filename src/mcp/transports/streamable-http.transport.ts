@@ -124,7 +124,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
         return respond(400, errorResponse(idOf(message), ErrorCode.InvalidParams, `params._meta["${META.clientCapabilities}"] is required`));
       }
       if (isObject(message) && message.method === 'subscriptions/listen' && idOf(message) !== null) {
-        return listen(request, reply, idOf(message) as JsonRpcId, isObject(message.params) ? message.params : {});
+        return listen(request, reply, idOf(message) as JsonRpcId, isObject(message.params) ? message.params : {}, gate.serverId);
       }
       const body = await dispatcher.dispatch(message, {
         transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: modernVersion as string,
@@ -181,7 +181,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
    * notifications it will honour, then carries the opted-in `list_changed` notifications, each
    * tagged with the listen request's id as `subscriptionId`. The client ends it by closing.
    */
-  const listen = async (request: FastifyRequest, reply: FastifyReply, id: JsonRpcId, params: Record<string, unknown>) => {
+  const listen = async (request: FastifyRequest, reply: FastifyReply, id: JsonRpcId, params: Record<string, unknown>, serverId: string | null) => {
     const wanted = isObject(params.notifications) ? params.notifications : {};
     const honoured: Record<string, boolean> = {};
     const methods = new Set<string>();
@@ -194,6 +194,18 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
         honoured[flag] = true;
         methods.add(method);
       }
+    }
+    // Resource updates are honoured for the URIs this scope serves.
+    const scope = serverId === null ? catalog.current.all : catalog.current.server(serverId);
+    const uris = new Set(
+      (Array.isArray(wanted.resourceSubscriptions) ? wanted.resourceSubscriptions : []).filter(
+        (u): u is string => typeof u === 'string' && scope?.resourcesByUri.has(u) === true,
+      ),
+    );
+    const honouredUris = [...uris];
+    if (honouredUris.length > 0) {
+      (honoured as Record<string, unknown>).resourceSubscriptions = honouredUris;
+      methods.add('notifications/resources/updated');
     }
     void reply.hijack();
     const sse = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
@@ -208,6 +220,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
         const m = message as { method?: string; params?: Record<string, unknown> };
         if (m.method && methods.has(m.method)) sse.event(tagged(m.method, m.params ?? {}));
       },
+      subscribedTo: (uri) => uris.has(uri),
       end: () => {
         // A graceful end: the listen request's result, then close.
         sse.event(JSON.stringify({ jsonrpc: '2.0', id, result: { resultType: 'complete', _meta: { [META.subscriptionId]: id } } }));
@@ -275,7 +288,13 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
       last = m.id;
     }
     const unsubscribe = await log.subscribe(record.id, GET_STREAM, pump);
-    const remove = live.add({ sessionId: record.id, streamId: GET_STREAM, pump, end: () => sse.end() });
+    const remove = live.add({
+      sessionId: record.id,
+      streamId: GET_STREAM,
+      pump,
+      end: () => sse.end(),
+      subscribedTo: async (uri) => (await sessions.get(record.id))?.subscriptions.includes(uri) ?? false,
+    });
     // The keep-alive doubles as a poll, in case a wake-up was lost.
     sse.startKeepalive(config.sse.keepaliveIntervalMs, pump);
     await sse.closed;

@@ -101,6 +101,7 @@ export class WebSocketTransport {
       streamId: 'ws',
       pump: () => undefined,
       deliver: (message) => send(JSON.stringify(message)),
+      subscribedTo: (uri) => subscriptions.has(uri),
       end: () => ws.close(CLOSE.goingAway, 'server shutting down'),
     });
 
