@@ -33,6 +33,10 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * per text frame, server pings every SSE_KEEPALIVE_INTERVAL (a peer that misses a pong is cut),
  * and a clean close (1008, with the reason) when auth fails. A connection is its own session;
  * it lives on the worker that accepted it, so nothing of it needs to be shared.
+ *
+ * Built on `ws` (the library under @nestjs/platform-ws) rather than a Nest gateway: a gateway
+ * binds one fixed path and routes `{event, data}` frames, while MCP needs `/servers/{id}/ws`,
+ * raw JSON-RPC frames, and auth before the connection is used.
  */
 export class WebSocketTransport {
   private readonly wss: WebSocketServer;
