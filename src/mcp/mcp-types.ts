@@ -66,6 +66,8 @@ export const ErrorCode = {
   HeaderMismatch: -32020,
   MissingRequiredClientCapability: -32021,
   UnsupportedProtocolVersion: -32022,
+  /** The client cancelled the request (notifications/cancelled); LSP's code, MCP defines none. */
+  RequestCancelled: -32800,
 } as const;
 
 /** Thrown by handlers to answer with a JSON-RPC error instead of a result. */

@@ -1,6 +1,7 @@
 import { Inject, Module, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { AuthGuard } from '#app/auth/auth.guard.js';
+import { MessageBus } from '#app/cache/message-bus.js';
 import { CatalogSnapshotModule } from '#app/catalog/catalog-snapshot.module.js';
 import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
 import type { AppConfig } from '#app/config/app-config.js';
@@ -18,6 +19,7 @@ import { ToolInvoker } from '#app/tools/tool-invoker.js';
 import { McpDispatcher } from './mcp-dispatcher.js';
 import { MCP_ENDPOINT, correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
 import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
+import { InFlightRequests } from './in-flight-requests.js';
 import { LiveStreams } from './session-context.js';
 import { registerLegacySseTransport } from './transports/legacy-sse.transport.js';
 import { registerRpcTransport } from './transports/rpc.transport.js';
@@ -38,6 +40,7 @@ import { WebSocketTransport } from './transports/websocket.transport.js';
 export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private fastify: FastifyInstance | null = null;
   private readonly live: LiveStreams;
+  private readonly inFlight: InFlightRequests;
   private stopListening: (() => void) | null = null;
   private websocket: WebSocketTransport | null = null;
 
@@ -50,8 +53,10 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     @Inject(SessionStore) private readonly sessions: SessionStore,
     @Inject(SessionMessageLog) private readonly log: SessionMessageLog,
     @Inject(CatalogSnapshotService) private readonly catalog: CatalogSnapshotService,
+    @Inject(MessageBus) bus: MessageBus,
   ) {
     this.live = new LiveStreams(log);
+    this.inFlight = new InFlightRequests(bus);
   }
 
   async onModuleInit(): Promise<void> {
@@ -65,8 +70,10 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     const exchange = new McpHttpExchange(this.guard, this.metrics);
     exchange.install(fastify, MCP_ENDPOINT);
     registerRpcTransport(fastify, this.dispatcher, exchange);
+    await this.inFlight.start();
     const streams = {
       dispatcher: this.dispatcher,
+      inFlight: this.inFlight,
       exchange,
       sessions: this.sessions,
       log: this.log,
@@ -106,5 +113,6 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
 
   async onApplicationShutdown(): Promise<void> {
     await this.fastify?.close();
+    await this.inFlight.stop();
   }
 }

@@ -35,20 +35,23 @@ export class ToolInvoker {
     if (tool.integrationType !== 'REST' || !tool.url) {
       throw new McpError(ErrorCode.InternalError, `tool "${tool.name}" has no executor on this gateway`);
     }
-    return this.rest.execute(
-      {
-        id: tool.id,
-        name: tool.name,
-        url: tool.url,
-        requestType: tool.requestType,
-        headers: tool.headers,
-        authHeaders: () => this.credentials.headers(tool.auth),
-        timeoutMs: tool.timeoutMs,
-        outputSchema: tool.outputSchema,
-      },
-      args,
-      { signal: ctx.signal?.() },
-    );
+    const signal = ctx.signal?.();
+    const target = {
+      id: tool.id,
+      name: tool.name,
+      url: tool.url,
+      requestType: tool.requestType,
+      headers: tool.headers,
+      authHeaders: () => this.credentials.headers(tool.auth),
+      timeoutMs: tool.timeoutMs,
+      outputSchema: tool.outputSchema,
+    };
+    try {
+      return await this.rest.execute(target, args, { signal });
+    } catch (error) {
+      if (signal?.aborted) throw new McpError(ErrorCode.RequestCancelled, `request cancelled: ${(signal.reason as Error)?.message ?? 'by the client'}`);
+      throw error;
+    }
   }
 
   private validate(tool: ToolEntry, args: Record<string, unknown>): void {

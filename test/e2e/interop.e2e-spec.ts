@@ -37,9 +37,18 @@ type AnyClient = { connect(t: unknown): Promise<void>; close(): Promise<void>; l
   const token = bearer({ sub: 'interop@example.com' }).slice('Bearer '.length);
   const headers = { authorization: `Bearer ${token}` };
   const prefix = `iop${Date.now()}:`;
+  let slowHits = 0;
+  let slowUrl = '';
 
   beforeAll(async () => {
     rest = http.createServer((req, res) => {
+      if (req.url?.startsWith('/slow')) {
+        // Answers after 5 s unless the gateway hangs up first (a cancelled call).
+        const timer = setTimeout(() => res.end('{"late":true}'), 5000);
+        req.socket.on('close', () => clearTimeout(timer));
+        slowHits++;
+        return;
+      }
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
@@ -55,6 +64,7 @@ type AnyClient = { connect(t: unknown): Promise<void>; close(): Promise<void>; l
     lb = await startNginx(workers.map((w) => w.port));
     const auth = headers.authorization;
     const restUrl = `http://127.0.0.1:${(rest.address() as AddressInfo).port}/weather`;
+    slowUrl = restUrl.replace('/weather', '/slow');
     expect((await api(lb.url, 'POST', '/tools', { auth, body: { name: 'weather', url: restUrl, input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } })).status).toBe(201);
     expect((await api(lb.url, 'POST', '/resources', { auth, body: { uri: 'docs://readme', name: 'Readme', content: 'read me' } })).status).toBe(201);
     expect((await api(lb.url, 'POST', '/prompts', { auth, body: { name: 'brief', template: 'Brief {{ topic }}' } })).status).toBe(201);
@@ -125,6 +135,32 @@ type AnyClient = { connect(t: unknown): Promise<void>; close(): Promise<void>; l
     }
     expect(seenAfter).toBeGreaterThanOrEqual(0);
     expect(seenAfter).toBeLessThan(1000);
+  });
+
+  it('cancels a tool call running on one worker when notifications/cancelled lands on the other', async () => {
+    const [a, b] = workers as [GatewayProcess, GatewayProcess];
+    const auth = headers.authorization;
+    expect((await api(a.url, 'POST', '/tools', { auth, body: { name: 'slow_tool', url: slowUrl, timeout_ms: 20_000 } })).status).toBe(201);
+    await sleep(300);
+    const mcp = { accept: 'application/json, text/event-stream' };
+    const init = await api(a.url, 'POST', '/mcp', {
+      auth,
+      headers: mcp,
+      body: { jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } },
+    });
+    const session = { ...mcp, 'mcp-session-id': init.headers.get('mcp-session-id') as string };
+    const started = Date.now();
+    const call = api(a.url, 'POST', '/mcp', { auth, headers: session, body: { jsonrpc: '2.0', id: 'slow-1', method: 'tools/call', params: { name: 'slow_tool', arguments: {} } } });
+    while (slowHits === 0 && Date.now() - started < 3000) await sleep(20);
+    const cancel = await api(b.url, 'POST', '/mcp', {
+      auth,
+      headers: session,
+      body: { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'slow-1', reason: 'user pressed stop' } },
+    });
+    expect(cancel.status).toBe(202);
+    const answered = await call;
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(answered.body.error).toMatchObject({ code: -32800, message: expect.stringContaining('user pressed stop') });
   });
 
   it('replays missed GET-stream events from Last-Event-ID when the client reconnects to the other worker', async () => {

@@ -7,8 +7,9 @@ import type { SessionStore } from '#app/sessions/session.store.js';
 import { errorResponse, type McpDispatcher } from '../mcp-dispatcher.js';
 import { ErrorCode } from '../mcp-types.js';
 import { BATCH_VERSION } from '../protocol.js';
+import type { InFlightRequests } from '../in-flight-requests.js';
 import { sessionView, type LiveStreams } from '../session-context.js';
-import { lazyDisconnectSignal, parseJsonRpc, type McpHttpExchange, type RawBody } from './http-common.js';
+import { parseJsonRpc, type McpHttpExchange, type RawBody } from './http-common.js';
 import { SseWriter } from './sse-writer.js';
 
 /** The legacy stream's id in the session's message log. */
@@ -18,6 +19,7 @@ const SSE_TRANSPORT_VERSION = '2024-11-05';
 
 export interface LegacySseDeps {
   dispatcher: McpDispatcher;
+  inFlight: InFlightRequests;
   exchange: McpHttpExchange;
   sessions: SessionStore;
   log: SessionMessageLog;
@@ -36,7 +38,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * worker holding the stream. Keep-alive comments every SSE_KEEPALIVE_INTERVAL.
  */
 export function registerLegacySseTransport(fastify: FastifyInstance, deps: LegacySseDeps): void {
-  const { dispatcher, exchange, sessions, log, live, catalog, config } = deps;
+  const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight } = deps;
 
   const stream = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
     const route = request.routeOptions.url ?? '/sse';
@@ -128,16 +130,25 @@ export function registerLegacySseTransport(fastify: FastifyInstance, deps: Legac
       return exchange.send(request, reply, route, 400, parsed.error);
     }
     const view = sessionView(sessions, record);
-    const response = await dispatcher.dispatch(parsed.value, {
-      transport: 'sse',
-      user,
-      serverId,
-      protocolVersion: record.protocolVersion,
-      session: view,
-      allowBatch: record.protocolVersion === BATCH_VERSION,
-      signal: lazyDisconnectSignal(reply),
-      headers: request.headers,
-    });
+    const requestId = isObject(parsed.value) && (typeof parsed.value.id === 'string' || typeof parsed.value.id === 'number') ? parsed.value.id : null;
+    // The POST is not the reply channel, so its disconnect is no cancel; notifications/cancelled is, from any worker.
+    const tracked = requestId === null ? null : inFlight.track(record.id, requestId);
+    let response: string | null;
+    try {
+      response = await dispatcher.dispatch(parsed.value, {
+        transport: 'sse',
+        user,
+        serverId,
+        protocolVersion: record.protocolVersion,
+        session: view,
+        allowBatch: record.protocolVersion === BATCH_VERSION,
+        ...(tracked ? { signal: tracked.signal } : {}),
+        cancel: (id, reason) => inFlight.cancel(record.id, id, reason),
+        headers: request.headers,
+      });
+    } finally {
+      tracked?.done();
+    }
     if (isObject(parsed.value) && parsed.value.method === 'initialize' && response !== null) {
       const result = (JSON.parse(response) as { result?: { protocolVersion?: string } }).result;
       const params = isObject(parsed.value.params) ? parsed.value.params : {};

@@ -8,6 +8,7 @@ import type { SessionStore } from '#app/sessions/session.store.js';
 import { errorResponse, type McpDispatcher } from '../mcp-dispatcher.js';
 import { ErrorCode, type JsonRpcId } from '../mcp-types.js';
 import { BATCH_VERSION, META, MODERN_VERSIONS, isLegacyVersion, isModernVersion } from '../protocol.js';
+import type { InFlightRequests } from '../in-flight-requests.js';
 import { sessionView, type LiveStreams } from '../session-context.js';
 import { header, lazyDisconnectSignal, parseJsonRpc, type McpHttpExchange, type RawBody } from './http-common.js';
 import { SseWriter } from './sse-writer.js';
@@ -17,6 +18,7 @@ const GET_STREAM = 'get';
 
 export interface StreamableHttpDeps {
   dispatcher: McpDispatcher;
+  inFlight: InFlightRequests;
   exchange: McpHttpExchange;
   sessions: SessionStore;
   log: SessionMessageLog;
@@ -39,7 +41,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * accepts event streams).
  */
 export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: StreamableHttpDeps): void {
-  const { dispatcher, exchange, sessions, log, live, catalog, config } = deps;
+  const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight } = deps;
   const allowedOrigins = new Set(config.server.allowedOrigins);
 
   /** Common gate: origin, auth, scope. Answers the error itself and returns null on failure. */
@@ -168,12 +170,21 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     if (headerVersion !== undefined && !isLegacyVersion(headerVersion)) {
       return respond(400, errorResponse(null, ErrorCode.TransportError, `unsupported MCP-Protocol-Version ${headerVersion}`));
     }
-    const body = await dispatcher.dispatch(message, {
-      transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: record.protocolVersion,
-      session: sessionView(sessions, record), allowBatch: record.protocolVersion === BATCH_VERSION,
-      signal: lazyDisconnectSignal(reply), headers: request.headers,
-    });
-    return respond(body === null ? 202 : 200, body);
+    // A session request can be cancelled from any worker (notifications/cancelled).
+    const id = idOf(message);
+    const tracked = id === null ? null : inFlight.track(record.id, id);
+    try {
+      const body = await dispatcher.dispatch(message, {
+        transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: record.protocolVersion,
+        session: sessionView(sessions, record), allowBatch: record.protocolVersion === BATCH_VERSION,
+        signal: tracked ? tracked.signal : lazyDisconnectSignal(reply),
+        cancel: (requestId, reason) => inFlight.cancel(record.id, requestId, reason),
+        headers: request.headers,
+      });
+      return respond(body === null ? 202 : 200, body);
+    } finally {
+      tracked?.done();
+    }
   };
 
   /**
