@@ -1,32 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
-import type { AppConfig } from '#app/config/app-config.js';
-import type { SessionMessageLog } from '#app/sessions/session-message-log.js';
 import { isSessionIdShape, newSessionId, type SessionRecord } from '#app/sessions/session-record.js';
-import type { SessionStore } from '#app/sessions/session.store.js';
-import { errorResponse, type McpDispatcher } from '../mcp-dispatcher.js';
+import { errorResponse } from '../mcp-dispatcher.js';
 import { ErrorCode } from '../mcp-types.js';
 import { BATCH_VERSION } from '../protocol.js';
-import type { InFlightRequests } from '../in-flight-requests.js';
-import { sessionView, type LiveStreams } from '../session-context.js';
-import { parseJsonRpc, type McpHttpExchange, type RawBody } from './http-common.js';
+import { sessionView } from '../session-context.js';
+import { parseJsonRpc, type RawBody } from './http-common.js';
+import { serveSessionStream, type SessionTransportDeps } from './session-stream.js';
 import { SseWriter } from './sse-writer.js';
 
 /** The legacy stream's id in the session's message log. */
 const SSE_STREAM = 'sse';
 /** Until `initialize` says otherwise, an HTTP+SSE session speaks the transport's own version. */
 const SSE_TRANSPORT_VERSION = '2024-11-05';
-
-export interface LegacySseDeps {
-  dispatcher: McpDispatcher;
-  inFlight: InFlightRequests;
-  exchange: McpHttpExchange;
-  sessions: SessionStore;
-  log: SessionMessageLog;
-  live: LiveStreams;
-  catalog: CatalogSnapshotService;
-  config: AppConfig;
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -37,8 +22,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * may land on any worker: the reply is appended to the session's log in Redis, which wakes the
  * worker holding the stream. Keep-alive comments every SSE_KEEPALIVE_INTERVAL.
  */
-export function registerLegacySseTransport(fastify: FastifyInstance, deps: LegacySseDeps): void {
-  const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight } = deps;
+export function registerLegacySseTransport(fastify: FastifyInstance, deps: SessionTransportDeps): void {
+  const { dispatcher, exchange, sessions, log, catalog, inFlight } = deps;
 
   const stream = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
     const route = request.routeOptions.url ?? '/sse';
@@ -67,45 +52,7 @@ export function registerLegacySseTransport(fastify: FastifyInstance, deps: Legac
     const endpoint = `${serverId === null ? '' : `/servers/${encodeURIComponent(serverId)}`}/message?session_id=${record.id}`;
     sse.event(endpoint, { event: 'endpoint' });
 
-    let last: string | null = null;
-    let pumping = false;
-    let again = false;
-    const pump = (): void => {
-      if (pumping) {
-        again = true;
-        return;
-      }
-      pumping = true;
-      void log
-        .readAfter(record.id, SSE_STREAM, last)
-        .then((messages) => {
-          for (const m of messages) {
-            if (!sse.isOpen) return;
-            sse.event(JSON.stringify(m.message), { event: 'message', id: m.id });
-            last = m.id;
-          }
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          pumping = false;
-          if (again && sse.isOpen) {
-            again = false;
-            pump();
-          }
-        });
-    };
-    const unsubscribe = await log.subscribe(record.id, SSE_STREAM, pump);
-    const remove = live.add({
-      sessionId: record.id,
-      streamId: SSE_STREAM,
-      pump,
-      end: () => sse.end(),
-      subscribedTo: async (uri) => (await sessions.get(record.id))?.subscriptions.includes(uri) ?? false,
-    });
-    sse.startKeepalive(config.sse.keepaliveIntervalMs, pump);
-    await sse.closed;
-    remove();
-    await unsubscribe();
+    await serveSessionStream(deps, sse, record.id, SSE_STREAM, null);
     // The HTTP+SSE session lives as long as its stream.
     await sessions.delete(record.id).catch(() => undefined);
     await log.deleteSession(record.id).catch(() => undefined);

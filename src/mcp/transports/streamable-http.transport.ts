@@ -1,31 +1,17 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedUser } from '#app/auth/auth.guard.js';
-import type { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
-import type { AppConfig } from '#app/config/app-config.js';
-import { InvalidEventIdError, type SessionMessageLog } from '#app/sessions/session-message-log.js';
+import { InvalidEventIdError } from '#app/sessions/session-message-log.js';
 import { isSessionIdShape, newSessionId, type SessionRecord } from '#app/sessions/session-record.js';
-import type { SessionStore } from '#app/sessions/session.store.js';
-import { errorResponse, type McpDispatcher } from '../mcp-dispatcher.js';
+import { errorResponse } from '../mcp-dispatcher.js';
 import { ErrorCode, type JsonRpcId } from '../mcp-types.js';
 import { BATCH_VERSION, META, MODERN_VERSIONS, isLegacyVersion, isModernVersion } from '../protocol.js';
-import type { InFlightRequests } from '../in-flight-requests.js';
-import { sessionView, type LiveStreams } from '../session-context.js';
-import { header, lazyDisconnectSignal, parseJsonRpc, type McpHttpExchange, type RawBody } from './http-common.js';
+import { sessionView } from '../session-context.js';
+import { header, lazyDisconnectSignal, parseJsonRpc, type RawBody } from './http-common.js';
+import { serveSessionStream, type SessionTransportDeps } from './session-stream.js';
 import { SseWriter } from './sse-writer.js';
 
 /** The standalone GET stream's id in the session's message log. */
 const GET_STREAM = 'get';
-
-export interface StreamableHttpDeps {
-  dispatcher: McpDispatcher;
-  inFlight: InFlightRequests;
-  exchange: McpHttpExchange;
-  sessions: SessionStore;
-  log: SessionMessageLog;
-  live: LiveStreams;
-  catalog: CatalogSnapshotService;
-  config: AppConfig;
-}
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -40,7 +26,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * Both: a foreign `Origin` gets 403; the reply is JSON (or one SSE event when the client only
  * accepts event streams).
  */
-export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: StreamableHttpDeps): void {
+export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: SessionTransportDeps): void {
   const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight } = deps;
   const allowedOrigins = new Set(config.server.allowedOrigins);
 
@@ -257,7 +243,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     }
     const record = await loadSession(request, reply, route, gate.user, gate.serverId);
     if (!record) return reply;
-    let last = header(request, 'last-event-id') ?? null;
+    const last = header(request, 'last-event-id') ?? null;
     let backlog;
     try {
       backlog = await log.readAfter(record.id, GET_STREAM, last);
@@ -269,48 +255,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     }
     void reply.hijack();
     const sse = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
-    let pumping = false;
-    let again = false;
-    const pump = (): void => {
-      if (pumping) {
-        again = true;
-        return;
-      }
-      pumping = true;
-      void log
-        .readAfter(record.id, GET_STREAM, last)
-        .then((messages) => {
-          for (const m of messages) {
-            if (!sse.event(JSON.stringify(m.message), { id: m.id, event: 'message' }) && !sse.isOpen) return;
-            last = m.id;
-          }
-        })
-        .catch(() => undefined)
-        .finally(() => {
-          pumping = false;
-          if (again && sse.isOpen) {
-            again = false;
-            pump();
-          }
-        });
-    };
-    for (const m of backlog) {
-      sse.event(JSON.stringify(m.message), { id: m.id, event: 'message' });
-      last = m.id;
-    }
-    const unsubscribe = await log.subscribe(record.id, GET_STREAM, pump);
-    const remove = live.add({
-      sessionId: record.id,
-      streamId: GET_STREAM,
-      pump,
-      end: () => sse.end(),
-      subscribedTo: async (uri) => (await sessions.get(record.id))?.subscriptions.includes(uri) ?? false,
-    });
-    // The keep-alive doubles as a poll, in case a wake-up was lost.
-    sse.startKeepalive(config.sse.keepaliveIntervalMs, pump);
-    await sse.closed;
-    remove();
-    await unsubscribe();
+    await serveSessionStream(deps, sse, record.id, GET_STREAM, last, backlog);
     return reply;
   };
 
