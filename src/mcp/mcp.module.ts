@@ -11,16 +11,16 @@ import { MetricsService } from '#app/metrics/metrics.service.js';
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
 import { ResourcesModule } from '#app/resources/resources.module.js';
 import { ResourceReader } from '#app/resources/resource-reader.js';
-import { RestToolExecutor } from '#app/tools/rest-tool.executor.js';
+import { MCP_ENDPOINT, correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
 import { SessionMessageLog } from '#app/sessions/session-message-log.js';
 import { SessionStore } from '#app/sessions/session.store.js';
 import { SessionsModule } from '#app/sessions/sessions.module.js';
+import { RestToolExecutor } from '#app/tools/rest-tool.executor.js';
 import { ToolInvoker } from '#app/tools/tool-invoker.js';
-import { McpDispatcher } from './mcp-dispatcher.js';
-import { MCP_ENDPOINT, correlationOptions, type HttpHost } from '#app/runtime/http-host.js';
-import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
 import { InFlightRequests } from './in-flight-requests.js';
+import { McpDispatcher } from './mcp-dispatcher.js';
 import { LiveStreams } from './session-context.js';
+import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
 import { registerLegacySseTransport } from './transports/legacy-sse.transport.js';
 import { registerRpcTransport } from './transports/rpc.transport.js';
 import { registerStreamableHttpTransport } from './transports/streamable-http.transport.js';
@@ -71,7 +71,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     exchange.install(fastify, MCP_ENDPOINT);
     registerRpcTransport(fastify, this.dispatcher, exchange);
     await this.inFlight.start();
-    const streams = {
+    const sessionTransports = {
       dispatcher: this.dispatcher,
       inFlight: this.inFlight,
       exchange,
@@ -81,8 +81,8 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
       catalog: this.catalog,
       config: this.config,
     };
-    registerStreamableHttpTransport(fastify, streams);
-    registerLegacySseTransport(fastify, streams);
+    registerStreamableHttpTransport(fastify, sessionTransports);
+    registerLegacySseTransport(fastify, sessionTransports);
     await fastify.ready();
     this.fastify = fastify;
     const websocket = new WebSocketTransport({
