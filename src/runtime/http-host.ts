@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifyServerOptions } from 'fastify';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -61,11 +61,16 @@ export const correlationOptions = {
   genReqId: () => randomUUID(),
 } as const;
 
-/** Echoes the correlation id on every response (and replaces an insane caller value). */
+/** Echoes the request's correlation id on its response, replacing an insane caller value. */
+export function stampCorrelationId(request: FastifyRequest, reply: FastifyReply): void {
+  if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
+  void reply.header('x-correlation-id', request.id);
+}
+
+/** The admin API does it in a hook; the MCP transports inline (see McpHttpExchange). */
 export function addCorrelationIdHook(fastify: FastifyInstance): void {
   fastify.addHook('onRequest', (request, reply, done) => {
-    if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
-    void reply.header('x-correlation-id', request.id);
+    stampCorrelationId(request, reply);
     done();
   });
 }

@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { randomUUID } from 'node:crypto';
 import type { AuthGuard, AuthenticatedUser } from '#app/auth/auth.guard.js';
 import { toErrorBody } from '#app/common/all-exceptions.filter.js';
 import type { MetricsService } from '#app/metrics/metrics.service.js';
+import { stampCorrelationId } from '#app/runtime/http-host.js';
 import { ErrorCode } from '../mcp-types.js';
 import { errorResponse } from '../mcp-dispatcher.js';
 
@@ -28,7 +28,6 @@ export function parseJsonRpc(body: RawBody): { ok: true; value: unknown } | { ok
   }
 }
 
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
@@ -57,8 +56,7 @@ export class McpHttpExchange {
 
   /** Echoes the correlation id (replacing an insane caller value). */
   stamp(request: FastifyRequest, reply: FastifyReply): void {
-    if (!CORRELATION_ID.test(String(request.id))) (request as { id: string }).id = randomUUID();
-    void reply.header('x-correlation-id', request.id);
+    stampCorrelationId(request, reply);
   }
 
   /**
