@@ -5,9 +5,9 @@ import type { CatalogRepository, CatalogRow } from '#app/database/catalog.reposi
 import type { CatalogAction, CatalogEvents, CatalogKind } from './catalog-events.js';
 
 /**
- * The use cases every catalog kind shares: read, list, delete, (de)activate, and saving with a
- * clear 409 on a duplicate key. Each write is announced on the bus after it commits.
- * Subclasses add create and update, which differ per kind.
+ * The use cases every catalog kind shares: read, list, delete, (de)activate, and committing a
+ * create or update with a clear 409 on a duplicate key. Each write is announced on the bus after
+ * it commits. Subclasses build the row for create and update, which differ per kind.
  */
 export abstract class CatalogItemService<T extends CatalogRow, R> {
   protected constructor(
@@ -53,8 +53,15 @@ export abstract class CatalogItemService<T extends CatalogRow, R> {
     return row;
   }
 
-  protected async persist(row: T, key: string): Promise<T> {
-    const existing = await this.repository.findByKey(key);
+  /** Saves a created or updated row (409 on a duplicate key), announces it, returns the response. */
+  protected async commit(row: T, action: 'created' | 'updated'): Promise<R> {
+    const saved = await this.persist(row);
+    this.announce(saved.id, action);
+    return this.toResponse(saved);
+  }
+
+  private async persist(row: T): Promise<T> {
+    const existing = await this.repository.findByKey(this.repository.keyOf(row));
     const duplicate = () => conflict(`a ${this.kind} ${this.describeKey(row)} already exists`);
     if (existing && existing.id !== row.id) throw duplicate();
     try {
@@ -65,7 +72,7 @@ export abstract class CatalogItemService<T extends CatalogRow, R> {
     }
   }
 
-  protected announce(id: string, action: CatalogAction): void {
+  private announce(id: string, action: CatalogAction): void {
     this.events.emit({ kind: this.kind, id, action });
   }
 }

@@ -38,6 +38,11 @@ export abstract class CatalogRepository<T extends CatalogRow> {
     return this.repo.findOne({ where: { id } as FindOptionsWhere<T>, relations: Object.fromEntries(this.relations.map((r) => [r, true])) as FindOptionsRelations<T> });
   }
 
+  /** The value of the row's unique key (its name, or its uri). */
+  keyOf(row: T): string {
+    return String(row[this.key]);
+  }
+
   /** The row whose unique key (name, uri) equals `value`. */
   findByKey(value: string): Promise<T | null> {
     return this.repo.findOneBy({ [this.key]: value } as FindOptionsWhere<T>);

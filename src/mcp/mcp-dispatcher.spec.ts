@@ -599,3 +599,14 @@ describe('McpDispatcher', () => {
     });
   });
 });
+
+describe('responseErrorCode', () => {
+  it('reads the code of an error response, and nothing from results that merely mention errors', async () => {
+    const { errorResponse, responseErrorCode } = await import('./mcp-dispatcher.js');
+    expect(responseErrorCode(errorResponse(7, -32601, 'method not found: x'))).toBe(-32601);
+    expect(responseErrorCode(errorResponse('a"b', -32602, 'bad'))).toBe(-32602);
+    expect(responseErrorCode(errorResponse(null, -32700, 'parse error'))).toBe(-32700);
+    expect(responseErrorCode('{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"{\\"error\\":{\\"code\\":-32601}}"}]}}')).toBeUndefined();
+    expect(responseErrorCode('[{"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"x"}}]')).toBeUndefined();
+  });
+});

@@ -68,6 +68,18 @@ const jsonId = (id: JsonRpcId | null): string => (id === null ? 'null' : JSON.st
 export const errorResponse = (id: JsonRpcId | null, code: number, message: string, data?: unknown): string =>
   `{"jsonrpc":"2.0","id":${jsonId(id)},"error":${JSON.stringify(data === undefined ? { code, message } : { code, message, data })}}`;
 
+/** Matches the head of a single error response as `errorResponse` writes it. */
+const ERROR_HEAD = /^\{"jsonrpc":"2\.0","id":(?:null|-?[\d.eE+-]+|"(?:[^"\\]|\\.)*"),"error":\{"code":(-?\d+)/;
+
+/**
+ * The error code of a response this dispatcher serialized, or undefined for a result or a batch.
+ * Reads only the head: a result is never parsed, however large or whatever its content says.
+ */
+export function responseErrorCode(body: string): number | undefined {
+  const match = ERROR_HEAD.exec(body);
+  return match ? Number(match[1]) : undefined;
+}
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const validId = (id: unknown): id is JsonRpcId => typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
 

@@ -19,9 +19,7 @@ export class PromptsService extends CatalogItemService<PromptEntity, PromptRespo
     const prompt = new PromptEntity();
     Object.assign(prompt, { id: newId(), name: dto.name, template: dto.template, description: null, tags: [], isActive: true, gatewayId: null });
     this.apply(prompt, dto, true);
-    const saved = await this.persist(prompt, prompt.name);
-    this.announce(saved.id, 'created');
-    return this.toResponse(saved);
+    return this.commit(prompt, 'created');
   }
 
   async update(id: string, dto: UpdatePromptDto): Promise<PromptResponse> {
@@ -29,9 +27,7 @@ export class PromptsService extends CatalogItemService<PromptEntity, PromptRespo
     if (dto.name !== undefined) prompt.name = dto.name;
     if (dto.template !== undefined) prompt.template = dto.template;
     this.apply(prompt, dto, dto.template !== undefined && dto.arguments === undefined);
-    const saved = await this.persist(prompt, prompt.name);
-    this.announce(id, 'updated');
-    return this.toResponse(saved);
+    return this.commit(prompt, 'updated');
   }
 
   override toResponse(prompt: PromptEntity): PromptResponse {

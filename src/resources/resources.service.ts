@@ -31,9 +31,7 @@ export class ResourcesService extends CatalogItemService<ResourceEntity, Resourc
       gatewayId: null,
     });
     this.apply(resource, dto);
-    const saved = await this.persist(resource, resource.uri);
-    this.announce(saved.id, 'created');
-    return this.toResponse(saved);
+    return this.commit(resource, 'created');
   }
 
   async update(id: string, dto: UpdateResourceDto): Promise<ResourceResponse> {
@@ -41,9 +39,7 @@ export class ResourcesService extends CatalogItemService<ResourceEntity, Resourc
     if (dto.uri !== undefined) resource.uri = dto.uri;
     if (dto.name !== undefined) resource.name = dto.name;
     this.apply(resource, dto);
-    const saved = await this.persist(resource, resource.uri);
-    this.announce(id, 'updated');
-    return this.toResponse(saved);
+    return this.commit(resource, 'updated');
   }
 
   /** Lists leave the content out (it can be large). */

@@ -27,18 +27,14 @@ export class ServersService extends CatalogItemService<ServerEntity, ServerRespo
     const server = new ServerEntity();
     Object.assign(server, { id: newId(), name: dto.name, description: null, icon: null, tags: [], isActive: true, tools: [], resources: [], prompts: [] });
     await this.apply(server, dto);
-    const saved = await this.persist(server, server.name);
-    this.announce(saved.id, 'created');
-    return this.toResponse(saved);
+    return this.commit(server, 'created');
   }
 
   async update(id: string, dto: UpdateServerDto): Promise<ServerResponse> {
     const server = await this.find(id);
     if (dto.name !== undefined) server.name = dto.name;
     await this.apply(server, dto);
-    const saved = await this.persist(server, server.name);
-    this.announce(id, 'updated');
-    return this.toResponse(saved);
+    return this.commit(server, 'updated');
   }
 
   override toResponse(server: ServerEntity): ServerResponse {

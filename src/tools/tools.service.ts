@@ -39,9 +39,7 @@ export class ToolsService extends CatalogItemService<ToolEntity, ToolResponse> {
     tool.name = dto.name;
     tool.url = dto.url;
     this.apply(tool, dto);
-    const saved = await this.persist(tool, tool.name);
-    this.announce(saved.id, 'created');
-    return this.toResponse(saved);
+    return this.commit(tool, 'created');
   }
 
   async update(id: string, dto: UpdateToolDto): Promise<ToolResponse> {
@@ -49,9 +47,7 @@ export class ToolsService extends CatalogItemService<ToolEntity, ToolResponse> {
     if (dto.name !== undefined) tool.name = dto.name;
     if (dto.url !== undefined) tool.url = dto.url;
     this.apply(tool, dto);
-    const saved = await this.persist(tool, tool.name);
-    this.announce(id, 'updated');
-    return this.toResponse(saved);
+    return this.commit(tool, 'updated');
   }
 
   override toResponse(tool: ToolEntity): ToolResponse {

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedUser } from '#app/auth/auth.guard.js';
 import { InvalidEventIdError } from '#app/sessions/session-message-log.js';
 import { isSessionIdShape, newSessionId, type SessionRecord } from '#app/sessions/session-record.js';
-import { errorResponse } from '../mcp-dispatcher.js';
+import { errorResponse, responseErrorCode } from '../mcp-dispatcher.js';
 import { ErrorCode, type JsonRpcId } from '../mcp-types.js';
 import { BATCH_VERSION, META, MODERN_VERSIONS, isLegacyVersion, isModernVersion } from '../protocol.js';
 import { sessionView } from '../session-context.js';
@@ -119,7 +119,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
         allowBatch: false, signal: lazyDisconnectSignal(reply), headers: request.headers,
       });
       if (body === null) return respond(202, null);
-      const code = errorCodeOf(body);
+      const code = responseErrorCode(body);
       return respond(code === ErrorCode.MethodNotFound ? 404 : 200, body);
     }
     if (isModernVersion(headerVersion)) {
@@ -280,12 +280,6 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
 function idOf(message: unknown): JsonRpcId | null {
   const id = isObject(message) ? message.id : undefined;
   return typeof id === 'string' || typeof id === 'number' ? id : null;
-}
-
-/** The error code of a serialized single response, if it is an error. */
-function errorCodeOf(body: string): number | undefined {
-  if (!body.startsWith('{') || !body.includes('"error":')) return undefined;
-  return (JSON.parse(body) as { error?: { code?: number } }).error?.code;
 }
 
 /**
