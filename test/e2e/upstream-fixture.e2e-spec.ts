@@ -21,7 +21,7 @@ import {
 type Era = 'legacy' | 'modern';
 const ROOT = resolve(import.meta.dirname, '../..');
 const LOG_LEVEL_META_KEY = 'io.modelcontextprotocol/logLevel';
-const ALL_TOOLS = ['audio', 'bump', 'echo', 'elicit', 'embedded_resource', 'fail', 'image', 'logging', 'progress', 'sample', 'slow', 'structured'];
+const ALL_TOOLS = ['audio', 'bump', 'echo', 'elicit', 'embedded_resource', 'fail', 'image', 'logging', 'progress', 'roots', 'sample', 'slow', 'structured'];
 
 interface Connected {
   client: Client;
@@ -197,6 +197,27 @@ describe('upstream fixture (official SDK v2 server, both eras)', () => {
       if (subscription) await subscription.close();
       else await c.client.unsubscribeResource({ uri: FIXTURE_URIS.counter });
     });
+  });
+
+  it.each([
+    ['legacy', 'legacy'],
+    ['auto', 'modern'],
+  ] as const)('`roots` gets the client roots back (versionNegotiation %s → %s era)', async (mode, era) => {
+    const roots = [{ uri: 'file:///work/project', name: 'project' }];
+    const client = new Client({ name: `fixture-roots-${mode}`, version: '1.0.0' }, { capabilities: { roots: {} }, versionNegotiation: { mode } });
+    let asked = 0;
+    client.setRequestHandler('roots/list', () => {
+      asked++;
+      return { roots };
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(fixture.url)));
+    try {
+      expect(client.getProtocolEra()).toBe(era);
+      expect(JSON.parse(text(await client.callTool({ name: 'roots' })))).toEqual(roots);
+      expect(asked).toBe(1);
+    } finally {
+      await client.close();
+    }
   });
 
   it('runs as a separate process and exits cleanly on SIGTERM', async () => {
