@@ -6,6 +6,7 @@ import type { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import type { HttpHost } from './runtime/http-host.js';
 import { DatabaseModule } from './database/database.module.js';
+import { FederationModule } from './federation/federation.module.js';
 import { HealthModule } from './health/health.module.js';
 import { McpModule } from './mcp/mcp.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -32,6 +33,7 @@ export class AppModule {
         ResourcesModule,
         PromptsModule,
         ServersModule,
+        FederationModule,
         McpModule,
       ],
     };

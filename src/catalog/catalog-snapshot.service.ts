@@ -4,6 +4,7 @@ import { PromptRepository } from '#app/prompts/prompt.repository.js';
 import { ResourceRepository } from '#app/resources/resource.repository.js';
 import { ServerRepository } from '#app/servers/server.repository.js';
 import { ToolRepository } from '#app/tools/tool.repository.js';
+import { GatewayRepository } from '#app/federation/gateway.repository.js';
 import { CATALOG_CHANGED } from './catalog-events.js';
 import { CatalogSnapshot, type CatalogListKind } from './catalog-snapshot.js';
 
@@ -36,6 +37,7 @@ export class CatalogSnapshotService implements OnModuleInit, OnApplicationShutdo
     @Inject(ResourceRepository) private readonly resources: ResourceRepository,
     @Inject(PromptRepository) private readonly prompts: PromptRepository,
     @Inject(ServerRepository) private readonly servers: ServerRepository,
+    @Inject(GatewayRepository) private readonly gateways: GatewayRepository,
     @Inject(MessageBus) private readonly bus: MessageBus,
   ) {}
 
@@ -109,13 +111,14 @@ export class CatalogSnapshotService implements OnModuleInit, OnApplicationShutdo
   }
 
   private async load(version: number): Promise<CatalogSnapshot> {
-    const [tools, resources, prompts, servers, associations] = await Promise.all([
+    const [tools, resources, prompts, servers, associations, gateways] = await Promise.all([
       this.tools.findAllActive(),
       this.resources.findAllActive(),
       this.prompts.findAllActive(),
       this.servers.findAllActive(),
       this.servers.findAllAssociations(),
+      this.gateways.findAllActive(),
     ]);
-    return CatalogSnapshot.build(version, { tools, resources, prompts, servers, associations });
+    return CatalogSnapshot.build(version, { tools, resources, prompts, servers, associations, gateways });
   }
 }

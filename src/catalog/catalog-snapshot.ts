@@ -5,6 +5,7 @@ import type { ResourceEntity } from '#app/resources/resource.entity.js';
 import type { ServerAssociations } from '#app/servers/server.repository.js';
 import type { ServerEntity } from '#app/servers/server.entity.js';
 import type { ToolEntity } from '#app/tools/tool.entity.js';
+import type { GatewayEntity, GatewayTransport } from '#app/federation/gateway.entity.js';
 
 /** One tool as MCP sees it, plus what invoking it needs. Immutable once in a snapshot. */
 export interface ToolEntry {
@@ -23,6 +24,22 @@ export interface ToolEntry {
   readonly auth: { authType: AuthType | null; authValue: string | null };
   readonly gatewayId: string | null;
   readonly originalName: string | null;
+}
+
+/** An active federated upstream, as the upstream client pool and the federated calls need it. */
+export interface GatewayEntry {
+  readonly id: string;
+  readonly name: string;
+  /** Changes with what the connection depends on (URL, transport, credentials): pooled sessions of an older revision are replaced. */
+  readonly revision: string;
+  readonly url: string;
+  readonly transport: GatewayTransport;
+  readonly auth: { authType: AuthType | null; authValue: string | null };
+  readonly passthroughHeaders: readonly string[];
+  readonly reachable: boolean;
+  readonly lastError: string | null;
+  /** How the upstream answered discovery (a 2026-07-28 version means a modern upstream). */
+  readonly protocolVersion: string | null;
 }
 
 export interface ResourceEntry {
@@ -46,11 +63,22 @@ export interface PromptEntry {
   readonly template: string;
   readonly arguments: PromptEntity['arguments'];
   readonly gatewayId: string | null;
+  readonly originalName: string | null;
 }
+
+/** Items of an unreachable gateway: out of the lists, but still found, so calls fail clearly. */
+export interface OfflineItems {
+  readonly tools: readonly ToolEntry[];
+  readonly resources: readonly ResourceEntry[];
+  readonly prompts: readonly PromptEntry[];
+}
+
+const NO_OFFLINE: OfflineItems = { tools: [], resources: [], prompts: [] };
 
 /**
  * What one client may see: the whole catalog (`/mcp`, `/rpc`) or one virtual server
- * (`/servers/{id}/mcp`). Lists are sorted by name (resources by URI) and computed once.
+ * (`/servers/{id}/mcp`). Lists are sorted by name (resources by URI) and computed once. The
+ * lookups also hold the items of unreachable gateways (see `OfflineItems`).
  */
 export class CatalogScope {
   readonly toolsByName: ReadonlyMap<string, ToolEntry>;
@@ -65,10 +93,11 @@ export class CatalogScope {
     readonly resources: readonly ResourceEntry[],
     readonly templates: readonly ResourceTemplateEntry[],
     readonly prompts: readonly PromptEntry[],
+    offline: OfflineItems = NO_OFFLINE,
   ) {
-    this.toolsByName = new Map(tools.map((t) => [t.name, t]));
-    this.resourcesByUri = new Map(resources.map((r) => [r.uri, r]));
-    this.promptsByName = new Map(prompts.map((p) => [p.name, p]));
+    this.toolsByName = new Map([...tools, ...offline.tools].map((t) => [t.name, t]));
+    this.resourcesByUri = new Map([...resources, ...offline.resources].map((r) => [r.uri, r]));
+    this.promptsByName = new Map([...prompts, ...offline.prompts].map((p) => [p.name, p]));
   }
 }
 
@@ -89,6 +118,8 @@ export class CatalogSnapshot {
     readonly version: number,
     all: CatalogScope,
     servers: Map<string, CatalogScope>,
+    /** Active gateways by id (reachable or not). */
+    readonly gateways: ReadonlyMap<string, GatewayEntry> = new Map(),
   ) {
     this.all = all;
     this.servers = servers;
@@ -124,16 +155,32 @@ export class CatalogSnapshot {
   }
 
   static build(version: number, rows: CatalogRows): CatalogSnapshot {
+    const gateways = new Map((rows.gateways ?? []).filter((g) => g.isActive).map((g) => [g.id, toGatewayEntry(g)]));
+    // Items of an inactive (or deleted) gateway are gone; those of an unreachable one go offline.
+    const state = (item: { gatewayId: string | null }): 'listed' | 'offline' | 'gone' => {
+      if (item.gatewayId === null) return 'listed';
+      const gateway = gateways.get(item.gatewayId);
+      return !gateway ? 'gone' : gateway.reachable ? 'listed' : 'offline';
+    };
+    const split = <T extends { gatewayId: string | null }>(items: T[]): [T[], T[]] => {
+      const listed: T[] = [];
+      const offline: T[] = [];
+      for (const item of items) {
+        const s = state(item);
+        if (s === 'listed') listed.push(item);
+        else if (s === 'offline') offline.push(item);
+      }
+      return [listed, offline];
+    };
     const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-    const tools = rows.tools.map(toToolEntry).sort(byName);
-    const concrete = rows.resources.filter((r) => !r.uriTemplate);
-    const resources = concrete.map(toResourceEntry).sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
-    const templates = rows.resources
-      .filter((r) => r.uriTemplate)
-      .map(toTemplateEntry)
-      .sort((a, b) => byName(a.listing, b.listing));
-    const prompts = rows.prompts.map(toPromptEntry).sort(byName);
-    const all = new CatalogScope(null, tools, resources, templates, prompts);
+    const byUri = (a: ResourceEntry, b: ResourceEntry) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0);
+    const [tools, offlineTools] = split(rows.tools.map(toToolEntry)).map((l) => l.sort(byName)) as [ToolEntry[], ToolEntry[]];
+    const [resources, offlineResources] = split(rows.resources.filter((r) => !r.uriTemplate).map(toResourceEntry)).map((l) => l.sort(byUri)) as [ResourceEntry[], ResourceEntry[]];
+    const [templates] = split(rows.resources.filter((r) => r.uriTemplate).map(toTemplateEntry));
+    templates.sort((a, b) => byName(a.listing, b.listing));
+    const [prompts, offlinePrompts] = split(rows.prompts.map(toPromptEntry)).map((l) => l.sort(byName)) as [PromptEntry[], PromptEntry[]];
+    const offline = { tools: offlineTools, resources: offlineResources, prompts: offlinePrompts };
+    const all = new CatalogScope(null, tools, resources, templates, prompts, offline);
 
     const servers = new Map<string, CatalogScope>();
     for (const server of rows.servers) {
@@ -141,18 +188,22 @@ export class CatalogSnapshot {
         const wanted = new Set(ids ?? []);
         return items.filter((i) => wanted.has(i.id));
       };
+      const toolIds = rows.associations.tools.get(server.id);
+      const resourceIds = rows.associations.resources.get(server.id);
+      const promptIds = rows.associations.prompts.get(server.id);
       servers.set(
         server.id,
         new CatalogScope(
           server.id,
-          pick(tools, rows.associations.tools.get(server.id)),
-          pick(resources, rows.associations.resources.get(server.id)),
-          pick(templates, rows.associations.resources.get(server.id)),
-          pick(prompts, rows.associations.prompts.get(server.id)),
+          pick(tools, toolIds),
+          pick(resources, resourceIds),
+          pick(templates, resourceIds),
+          pick(prompts, promptIds),
+          { tools: pick(offlineTools, toolIds), resources: pick(offlineResources, resourceIds), prompts: pick(offlinePrompts, promptIds) },
         ),
       );
     }
-    return new CatalogSnapshot(version, all, servers);
+    return new CatalogSnapshot(version, all, servers, gateways);
   }
 }
 
@@ -162,6 +213,7 @@ export interface CatalogRows {
   prompts: PromptEntity[];
   servers: ServerEntity[];
   associations: ServerAssociations;
+  gateways?: GatewayEntity[];
 }
 
 const revisionOf = (row: { id: string; version: number }): string => `${row.id}@${row.version}`;
@@ -189,6 +241,22 @@ function toToolEntry(tool: ToolEntity): ToolEntry {
     auth: { authType: tool.authType, authValue: tool.authValue },
     gatewayId: tool.gatewayId,
     originalName: tool.originalName,
+  };
+}
+
+export function toGatewayEntry(gateway: GatewayEntity): GatewayEntry {
+  return {
+    id: gateway.id,
+    name: gateway.name,
+    // Not the row version: health checks write the row constantly, and must not reset sessions.
+    revision: `${gateway.id}|${gateway.transport}|${gateway.url}|${gateway.authType ?? ''}|${gateway.authValue ?? ''}`,
+    url: gateway.url,
+    transport: gateway.transport,
+    auth: { authType: gateway.authType, authValue: gateway.authValue },
+    passthroughHeaders: gateway.passthroughHeaders,
+    reachable: gateway.reachable,
+    lastError: gateway.lastError,
+    protocolVersion: gateway.protocolVersion,
   };
 }
 
@@ -237,5 +305,6 @@ function toPromptEntry(prompt: PromptEntity): PromptEntry {
     template: prompt.template,
     arguments: prompt.arguments,
     gatewayId: prompt.gatewayId,
+    originalName: prompt.originalName,
   };
 }

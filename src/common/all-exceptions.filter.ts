@@ -11,6 +11,8 @@ export interface ErrorBody {
   message: string;
   /** Per-field validation failures, when there are any. */
   details?: Array<{ field: string; message: string }>;
+  /** What a 409 collided with (e.g. the names a gateway registration would take). */
+  conflicts?: string[];
   correlation_id: string;
 }
 
@@ -49,6 +51,7 @@ export function toErrorBody(exception: unknown, correlationId: string): ErrorBod
       error: typeof r.error === 'string' ? r.error : (STATUS_CODES[status] ?? 'Error'),
       message,
       ...(Array.isArray(r.details) ? { details: r.details as ErrorBody['details'] } : {}),
+      ...(Array.isArray(r.conflicts) ? { conflicts: r.conflicts as string[] } : {}),
       correlation_id: correlationId,
     };
   }

@@ -38,7 +38,13 @@ export interface AppConfig {
     retryMaxDelayMs: number;
   };
   resources: { cacheSize: number; cacheTtlSeconds: number };
-  federation: { healthCheckIntervalMs: number; healthCheckTimeoutMs: number; unhealthyThreshold: number };
+  federation: {
+    healthCheckIntervalMs: number;
+    healthCheckTimeoutMs: number;
+    unhealthyThreshold: number;
+    connectTimeoutMs: number;
+    nameSeparator: string;
+  };
   sse: { keepaliveIntervalMs: number };
   workers: {
     /** How many workers the cluster runs (WORKERS resolved; `auto` is one per core, or 1 on the memory cache). */
@@ -178,6 +184,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       healthCheckIntervalMs: vars.HEALTH_CHECK_INTERVAL * 1000,
       healthCheckTimeoutMs: Math.round(vars.HEALTH_CHECK_TIMEOUT * 1000),
       unhealthyThreshold: vars.UNHEALTHY_THRESHOLD,
+      connectTimeoutMs: Math.round(vars.GATEWAY_VALIDATION_TIMEOUT * 1000),
+      nameSeparator: vars.GATEWAY_TOOL_NAME_SEPARATOR,
     },
     sse: { keepaliveIntervalMs: vars.SSE_KEEPALIVE_INTERVAL * 1000 },
     workers: {

@@ -109,6 +109,11 @@ export class EnvironmentVariables {
   @apply(int(1, 86400)) HEALTH_CHECK_INTERVAL = 60;
   @apply(num(0.1, 3600)) HEALTH_CHECK_TIMEOUT = 10;
   @apply(int(1, 1000)) UNHEALTHY_THRESHOLD = 3;
+  /** Seconds to connect to an upstream MCP server (registration, reconnects). */
+  @apply(num(0.1, 600)) GATEWAY_VALIDATION_TIMEOUT = 10;
+  /** Between a gateway's prefix and an upstream item name, e.g. `weather-get_forecast`. */
+  @Matches(/^[A-Za-z0-9_.-]{0,4}$/, { message: 'allowed: up to 4 of the characters letters, digits, "_", "-", "."' })
+  GATEWAY_TOOL_NAME_SEPARATOR = '-';
   @apply(int(1, 3600)) SSE_KEEPALIVE_INTERVAL = 30;
 
   // --- workers ---

@@ -38,6 +38,14 @@ export interface McpConnectionContext {
   readonly signal?: () => AbortSignal;
   /** Sends a notification that belongs to the request in progress (progress, log messages). */
   readonly notify?: (method: string, params: Record<string, unknown>) => void;
+  /**
+   * Sends a server-to-client request (sampling, elicitation, roots) to this client and resolves
+   * with its answer, which may come back through any worker. Absent where the transport cannot
+   * carry one (`/rpc`, 2026-07-28 requests, which use `input_required` instead).
+   */
+  readonly request?: (method: string, params: Record<string, unknown>, signal?: AbortSignal) => Promise<Record<string, unknown>>;
+  /** Takes a response the client sent to one of our server-to-client requests. */
+  readonly clientResponse?: (message: Record<string, unknown>) => void;
   /** Cancels a request of this session or connection (notifications/cancelled). */
   readonly cancel?: (requestId: string | number, reason?: string) => void;
   /** Headers of the downstream request, for passthrough to upstreams. */

@@ -64,8 +64,11 @@ function resource(id: string, uri: string, extra: Partial<ResourceEntity> = {}):
   };
 }
 
+/** No gateways in these catalogs: nothing is federated. */
+const noFederation = { gatewayForUri: () => null, gatewayForTemplate: () => null } as never;
+
 function prompt(id: string, name: string, template: string, args: PromptEntity['arguments']): PromptEntity {
-  return { id, name, description: `the ${name} prompt`, template, arguments: args, tags: [], isActive: true, gatewayId: null, createdAt: UPDATED, updatedAt: UPDATED, version: 1 };
+  return { id, name, description: `the ${name} prompt`, template, arguments: args, tags: [], isActive: true, gatewayId: null, originalName: null, createdAt: UPDATED, updatedAt: UPDATED, version: 1 };
 }
 
 function server(id: string, name: string): ServerEntity {
@@ -137,7 +140,7 @@ describe('McpDispatcher', () => {
     const catalog = { current: snapshot };
     const tools = { invoke: (t: ToolEntry, args: unknown, ctx: McpConnectionContext) => invoke(t, args, ctx) };
     const resources = { read: (entry: ResourceEntry) => read(entry) };
-    dispatcher = new McpDispatcher(catalog as never, tools as never, resources as never, new PromptRenderer());
+    dispatcher = new McpDispatcher(catalog as never, tools as never, resources as never, new PromptRenderer(), noFederation);
   });
 
   /** Dispatches one message and parses the reply. */
@@ -413,7 +416,7 @@ describe('McpDispatcher', () => {
     it('pages by LIST_PAGE_SIZE with an opaque nextCursor, and rejects bad cursors', async () => {
       const many = Array.from({ length: LIST_PAGE_SIZE + 50 }, (_, i) => tool(`bulk${i}`, `bulk_${String(i).padStart(4, '0')}`));
       const big = CatalogSnapshot.build(2, rows(many));
-      const bigDispatcher = new McpDispatcher({ current: big } as never, { invoke } as never, {} as never, new PromptRenderer());
+      const bigDispatcher = new McpDispatcher({ current: big } as never, { invoke } as never, {} as never, new PromptRenderer(), noFederation);
       const page = async (cursor?: unknown) => JSON.parse((await bigDispatcher.dispatch(request('tools/list', cursor === undefined ? {} : { cursor }), context())) as string);
 
       const first = await page();

@@ -14,6 +14,7 @@ import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
 import { ResourceReader } from '#app/resources/resource-reader.js';
 import { ToolInvoker } from '#app/tools/tool-invoker.js';
+import { FederatedCalls } from '#app/federation/federated-calls.js';
 import { renderList, type ListMethod } from './catalog-lists.js';
 import { RawResult, decorateModern } from './mcp-results.js';
 import type { McpConnectionContext } from './mcp-context.js';
@@ -98,6 +99,7 @@ export class McpDispatcher {
     @Inject(ToolInvoker) private readonly tools: ToolInvoker,
     @Inject(ResourceReader) private readonly resources: ResourceReader,
     @Inject(PromptRenderer) private readonly prompts: PromptRenderer,
+    @Inject(FederatedCalls) private readonly federation: FederatedCalls,
   ) {
     this.registerMethods();
   }
@@ -128,7 +130,10 @@ export class McpDispatcher {
       return errorResponse(isObject(message) && validId(message.id) ? message.id : null, ErrorCode.InvalidRequest, 'not a JSON-RPC 2.0 message');
     }
     const { id, method } = message;
-    if (method === undefined && ('result' in message || 'error' in message)) return null; // a client's answer; relayed in federation
+    if (method === undefined && ('result' in message || 'error' in message)) {
+      ctx.clientResponse?.(message); // the answer to a request we relayed from an upstream
+      return null;
+    }
     if (typeof method !== 'string') return errorResponse(validId(id) ? id : null, ErrorCode.InvalidRequest, 'method must be a string');
     if (message.params !== undefined && !isObject(message.params)) {
       if (!('id' in message)) return null; // a malformed notification gets no answer
@@ -229,14 +234,19 @@ export class McpDispatcher {
       h.set(method, ({ params, scope, era }) => renderList(scope, method as ListMethod, params.cursor, era));
     }
 
-    h.set('tools/call', checked(CallToolRequestParamsSchema, ({ params, scope, ctx }) => {
+    h.set('tools/call', checked(CallToolRequestParamsSchema, (request) => {
+      const { params, scope, ctx } = request;
       const tool = scope.toolsByName.get(params.name as string);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${String(params.name)}`);
-      return this.tools.invoke(tool, params.arguments, ctx);
+      if (tool.gatewayId === null) return this.tools.invoke(tool, params.arguments, ctx);
+      return this.federation.callTool(tool, this.tools.validArguments(tool, params.arguments), request);
     }));
 
-    h.set('resources/read', checked(ReadResourceRequestParamsSchema, async ({ params, scope, era }) => {
+    h.set('resources/read', checked(ReadResourceRequestParamsSchema, async (request) => {
+      const { params, scope, era } = request;
       if (typeof params.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'resources/read: uri must be a string');
+      const gatewayId = this.federation.gatewayForUri(params.uri, request);
+      if (gatewayId !== null) return this.federation.readResource(gatewayId, params.uri, request);
       const entry = scope.resourcesByUri.get(params.uri);
       const contents = entry ? await this.resources.read(entry) : null;
       if (!contents) {
@@ -247,23 +257,32 @@ export class McpDispatcher {
       return { contents };
     }));
 
-    const subscription = (subscribe: boolean): Handler => async ({ params, scope, ctx }) => {
+    const subscription = (subscribe: boolean): Handler => async (request) => {
+      const { params, scope, ctx } = request;
       if (typeof params.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'uri must be a string');
-      if (!scope.resourcesByUri.has(params.uri)) throw new McpError(ErrorCode.ResourceNotFound, `resource not found: ${params.uri}`, { uri: params.uri });
+      const gatewayId = this.federation.gatewayForUri(params.uri, request);
+      if (!scope.resourcesByUri.has(params.uri) && gatewayId === null) {
+        throw new McpError(ErrorCode.ResourceNotFound, `resource not found: ${params.uri}`, { uri: params.uri });
+      }
+      // Federated: this worker subscribes upstream; the upstream's updates fan out to subscribed sessions.
+      if (gatewayId !== null && subscribe) await this.federation.subscribe(gatewayId, params.uri, true, request);
       if (ctx.session) await (subscribe ? ctx.session.subscribe(params.uri) : ctx.session.unsubscribe(params.uri));
       return {};
     };
     h.set('resources/subscribe', checked(SubscribeRequestParamsSchema, subscription(true)));
     h.set('resources/unsubscribe', checked(SubscribeRequestParamsSchema, subscription(false)));
 
-    h.set('prompts/get', checked(GetPromptRequestParamsSchema, ({ params, scope }) => {
+    h.set('prompts/get', checked(GetPromptRequestParamsSchema, (request) => {
+      const { params, scope } = request;
       if (typeof params.name !== 'string') throw new McpError(ErrorCode.InvalidParams, 'prompts/get: name must be a string');
       const prompt = scope.promptsByName.get(params.name);
       if (!prompt) throw new McpError(ErrorCode.InvalidParams, `unknown prompt: ${params.name}`);
+      if (prompt.gatewayId !== null) return this.federation.getPrompt(prompt, params.arguments, request);
       return this.prompts.render(prompt, params.arguments);
     }));
 
-    h.set('completion/complete', checked(CompleteRequestParamsSchema, ({ params, scope }) => {
+    h.set('completion/complete', checked(CompleteRequestParamsSchema, (request) => {
+      const { params, scope } = request;
       const ref = isObject(params.ref) ? params.ref : null;
       const argument = isObject(params.argument) ? params.argument : null;
       if (!ref || !argument || typeof argument.name !== 'string' || typeof argument.value !== 'string') {
@@ -275,8 +294,13 @@ export class McpDispatcher {
         if (!prompt.arguments.some((a) => a.name === argument.name)) {
           throw new McpError(ErrorCode.InvalidParams, `prompt "${prompt.name}" has no argument "${argument.name}"`);
         }
+        if (prompt.gatewayId !== null) {
+          return this.federation.complete(prompt.gatewayId, params, { type: 'ref/prompt', name: prompt.originalName ?? prompt.name }, request);
+        }
       } else if (ref.type === 'ref/resource') {
         if (typeof ref.uri !== 'string') throw new McpError(ErrorCode.InvalidParams, 'ref/resource needs a uri');
+        const gatewayId = this.federation.gatewayForTemplate(ref.uri, request) ?? this.federation.gatewayForUri(ref.uri, request);
+        if (gatewayId !== null) return this.federation.complete(gatewayId, params, ref, request);
       } else {
         throw new McpError(ErrorCode.InvalidParams, 'ref.type must be ref/prompt or ref/resource');
       }

@@ -66,6 +66,8 @@ export const ErrorCode = {
   HeaderMismatch: -32020,
   MissingRequiredClientCapability: -32021,
   UnsupportedProtocolVersion: -32022,
+  /** A federated upstream is marked unreachable, or could not be reached for this call. */
+  UpstreamUnavailable: -32010,
   /** The client cancelled the request (notifications/cancelled); LSP's code, MCP defines none. */
   RequestCancelled: -32800,
 } as const;

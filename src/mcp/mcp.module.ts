@@ -6,6 +6,8 @@ import { CatalogSnapshotModule } from '#app/catalog/catalog-snapshot.module.js';
 import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG, HTTP_HOST } from '#app/config/config.module.js';
+import { FederationModule } from '#app/federation/federation.module.js';
+import { FEDERATED_RESOURCE_UPDATED } from '#app/federation/federation.service.js';
 import { MetricsModule } from '#app/metrics/metrics.module.js';
 import { MetricsService } from '#app/metrics/metrics.service.js';
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
@@ -17,6 +19,7 @@ import { SessionStore } from '#app/sessions/session.store.js';
 import { SessionsModule } from '#app/sessions/sessions.module.js';
 import { RestToolExecutor } from '#app/tools/rest-tool.executor.js';
 import { ToolInvoker } from '#app/tools/tool-invoker.js';
+import { ClientRequests } from './client-requests.js';
 import { InFlightRequests } from './in-flight-requests.js';
 import { McpDispatcher } from './mcp-dispatcher.js';
 import { LiveStreams } from './session-context.js';
@@ -33,7 +36,7 @@ import { WebSocketTransport } from './transports/websocket.transport.js';
  * authenticates with the AuthGuard itself.
  */
 @Module({
-  imports: [CatalogSnapshotModule, ResourcesModule, MetricsModule, SessionsModule],
+  imports: [CatalogSnapshotModule, ResourcesModule, MetricsModule, SessionsModule, FederationModule],
   providers: [McpDispatcher, ToolInvoker, RestToolExecutor, ResourceReader, PromptRenderer],
   exports: [McpDispatcher],
 })
@@ -41,7 +44,9 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
   private fastify: FastifyInstance | null = null;
   private readonly live: LiveStreams;
   private readonly inFlight: InFlightRequests;
+  private readonly clientRequests: ClientRequests;
   private stopListening: (() => void) | null = null;
+  private stopFederatedUpdates: (() => Promise<void>) | null = null;
   private websocket: WebSocketTransport | null = null;
 
   constructor(
@@ -53,10 +58,11 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     @Inject(SessionStore) private readonly sessions: SessionStore,
     @Inject(SessionMessageLog) private readonly log: SessionMessageLog,
     @Inject(CatalogSnapshotService) private readonly catalog: CatalogSnapshotService,
-    @Inject(MessageBus) bus: MessageBus,
+    @Inject(MessageBus) private readonly bus: MessageBus,
   ) {
     this.live = new LiveStreams(log);
     this.inFlight = new InFlightRequests(bus);
+    this.clientRequests = new ClientRequests(bus, config.tools.timeoutMs);
   }
 
   async onModuleInit(): Promise<void> {
@@ -71,9 +77,11 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     exchange.install(fastify, MCP_ENDPOINT);
     registerRpcTransport(fastify, this.dispatcher, exchange);
     await this.inFlight.start();
+    await this.clientRequests.start();
     const sessionTransports = {
       dispatcher: this.dispatcher,
       inFlight: this.inFlight,
+      clientRequests: this.clientRequests,
       exchange,
       sessions: this.sessions,
       log: this.log,
@@ -87,6 +95,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     this.fastify = fastify;
     const websocket = new WebSocketTransport({
       dispatcher: this.dispatcher,
+      clientRequests: this.clientRequests,
       guard: this.guard,
       live: this.live,
       catalog: this.catalog,
@@ -102,11 +111,17 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
       for (const kind of changed) void this.live.broadcast(`notifications/${kind}/list_changed`);
       if (updatedUris.length > 0) void this.live.resourcesUpdated(updatedUris);
     });
+    // An upstream resource changed: the holders of subscribed client streams tell their clients.
+    this.stopFederatedUpdates = await this.bus.subscribe(FEDERATED_RESOURCE_UPDATED, (message) => {
+      const uri = (message as { uri?: unknown }).uri;
+      if (typeof uri === 'string') void this.live.resourcesUpdated([uri]);
+    });
   }
 
   /** Open streams would hold the HTTP server's close forever: end them first. */
   beforeApplicationShutdown(): void {
     this.stopListening?.();
+    void this.stopFederatedUpdates?.();
     this.live.endAll();
     this.websocket?.closeAll();
   }
@@ -114,5 +129,6 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
   async onApplicationShutdown(): Promise<void> {
     await this.fastify?.close();
     await this.inFlight.stop();
+    await this.clientRequests.stop();
   }
 }

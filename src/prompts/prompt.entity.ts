@@ -11,6 +11,8 @@ export interface PromptArgument {
 export class PromptEntity {
   @PrimaryColumn({ type: 'varchar', length: 32 }) id!: string;
   @Column({ type: 'varchar', length: 255, unique: true }) name!: string;
+  /** The upstream's own name for a federated prompt; null for stored prompts. */
+  @Column({ name: 'original_name', type: 'varchar', length: 255, nullable: true }) originalName!: string | null;
   @Column({ type: 'text', nullable: true }) description!: string | null;
   @Column({ type: 'text' }) template!: string;
   @Column({ type: 'json' }) arguments!: PromptArgument[];

@@ -17,7 +17,7 @@ export class PromptsService extends CatalogItemService<PromptEntity, PromptRespo
 
   async create(dto: CreatePromptDto): Promise<PromptResponse> {
     const prompt = new PromptEntity();
-    Object.assign(prompt, { id: newId(), name: dto.name, template: dto.template, description: null, tags: [], isActive: true, gatewayId: null });
+    Object.assign(prompt, { id: newId(), name: dto.name, template: dto.template, description: null, tags: [], isActive: true, gatewayId: null, originalName: null });
     this.apply(prompt, dto, true);
     return this.commit(prompt, 'created');
   }

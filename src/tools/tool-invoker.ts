@@ -26,12 +26,18 @@ export class ToolInvoker {
     @Inject(StoredCredentials) private readonly credentials: StoredCredentials,
   ) {}
 
-  async invoke(tool: ToolEntry, rawArgs: unknown, ctx: McpConnectionContext): Promise<CallToolResult> {
+  /** The call's arguments checked against the tool's input schema (-32602 naming the path). */
+  validArguments(tool: ToolEntry, rawArgs: unknown): Record<string, unknown> {
     if (rawArgs !== undefined && (typeof rawArgs !== 'object' || rawArgs === null || Array.isArray(rawArgs))) {
       throw new McpError(ErrorCode.InvalidParams, `tools/call: arguments must be an object`);
     }
     const args = (rawArgs ?? {}) as Record<string, unknown>;
     this.validate(tool, args);
+    return args;
+  }
+
+  async invoke(tool: ToolEntry, rawArgs: unknown, ctx: McpConnectionContext): Promise<CallToolResult> {
+    const args = this.validArguments(tool, rawArgs);
     if (tool.integrationType !== 'REST' || !tool.url) {
       throw new McpError(ErrorCode.InternalError, `tool "${tool.name}" has no executor on this gateway`);
     }

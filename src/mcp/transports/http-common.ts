@@ -87,8 +87,13 @@ export class McpHttpExchange {
     void reply.status(status);
     if (body === null) void reply.send();
     else void reply.type(JSON_TYPE).send(body);
-    this.metrics.observeHttp(request.method, route, status, reply.elapsedTime / 1000);
+    this.observe(request, reply, route, status);
     return reply;
+  }
+
+  /** Records an exchange answered some other way (an event stream). */
+  observe(request: FastifyRequest, reply: FastifyReply, route: string, status: number): void {
+    this.metrics.observeHttp(request.method, route, status, reply.elapsedTime / 1000);
   }
 }
 

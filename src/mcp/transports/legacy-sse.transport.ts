@@ -23,7 +23,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * worker holding the stream. Keep-alive comments every SSE_KEEPALIVE_INTERVAL.
  */
 export function registerLegacySseTransport(fastify: FastifyInstance, deps: SessionTransportDeps): void {
-  const { dispatcher, exchange, sessions, log, catalog, inFlight } = deps;
+  const { dispatcher, exchange, sessions, log, catalog, inFlight, clientRequests } = deps;
 
   const stream = async (request: FastifyRequest<{ Params: { id?: string } }>, reply: FastifyReply) => {
     const route = request.routeOptions.url ?? '/sse';
@@ -91,6 +91,10 @@ export function registerLegacySseTransport(fastify: FastifyInstance, deps: Sessi
         allowBatch: record.protocolVersion === BATCH_VERSION,
         ...(tracked ? { signal: tracked.signal } : {}),
         cancel: (id, reason) => inFlight.cancel(record.id, id, reason),
+        // Everything for the client goes through the session's log to whichever worker holds its stream.
+        notify: (method, params) => void log.append(record.id, SSE_STREAM, { jsonrpc: '2.0', method, params }).catch(() => undefined),
+        request: (method, params, signal) => clientRequests.request(record.id, (m) => log.append(record.id, SSE_STREAM, m).then(() => undefined), method, params, signal),
+        clientResponse: (m) => clientRequests.accept(record.id, m),
         headers: request.headers,
       });
     } finally {

@@ -2,6 +2,7 @@ import type { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.servi
 import type { AppConfig } from '#app/config/app-config.js';
 import type { LoggedMessage, SessionMessageLog } from '#app/sessions/session-message-log.js';
 import type { SessionStore } from '#app/sessions/session.store.js';
+import type { ClientRequests } from '../client-requests.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
 import type { McpDispatcher } from '../mcp-dispatcher.js';
 import type { LiveStreams } from '../session-context.js';
@@ -12,6 +13,7 @@ import type { SseWriter } from './sse-writer.js';
 export interface SessionTransportDeps {
   dispatcher: McpDispatcher;
   inFlight: InFlightRequests;
+  clientRequests: ClientRequests;
   exchange: McpHttpExchange;
   sessions: SessionStore;
   log: SessionMessageLog;

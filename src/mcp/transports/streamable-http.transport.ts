@@ -27,7 +27,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * accepts event streams).
  */
 export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: SessionTransportDeps): void {
-  const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight } = deps;
+  const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight, clientRequests } = deps;
   const allowedOrigins = new Set(config.server.allowedOrigins);
 
   /** Common gate: origin, auth, scope. Answers the error itself and returns null on failure. */
@@ -86,7 +86,25 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     if (!parsed.ok) return exchange.send(request, reply, route, 400, parsed.error);
     const message = parsed.value;
     const headerVersion = header(request, 'mcp-protocol-version');
+    // Messages related to the request (progress, log messages, server-to-client requests) turn
+    // the reply into an event stream that ends with the response; without any, it stays JSON.
+    let stream: SseWriter | null = null;
+    const related = (message: Record<string, unknown>): void => {
+      if (!acceptsSse) return;
+      if (!stream) {
+        void reply.hijack();
+        stream = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
+      }
+      if (stream.isOpen) stream.event(JSON.stringify(message), { event: 'message' });
+    };
+    const notify = (method: string, params: Record<string, unknown>) => related({ jsonrpc: '2.0', method, params });
     const respond = (status: number, body: string | null) => {
+      if (stream) {
+        if (body !== null) stream.event(body, { event: 'message' });
+        stream.end();
+        exchange.observe(request, reply, route, 200);
+        return reply;
+      }
       if (body !== null && !acceptsJson) {
         // The client takes only event streams: one event with the response, then the end.
         void reply.hijack();
@@ -116,7 +134,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
       }
       const body = await dispatcher.dispatch(message, {
         transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: modernVersion as string,
-        allowBatch: false, signal: lazyDisconnectSignal(reply), headers: request.headers,
+        allowBatch: false, signal: lazyDisconnectSignal(reply), headers: request.headers, notify,
       });
       if (body === null) return respond(202, null);
       const code = responseErrorCode(body);
@@ -165,6 +183,9 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
         session: sessionView(sessions, record), allowBatch: record.protocolVersion === BATCH_VERSION,
         signal: tracked ? tracked.signal : lazyDisconnectSignal(reply),
         cancel: (requestId, reason) => inFlight.cancel(record.id, requestId, reason),
+        notify,
+        ...(acceptsSse ? { request: (method: string, params: Record<string, unknown>, signal?: AbortSignal) => clientRequests.request(record.id, related, method, params, signal) } : {}),
+        clientResponse: (m) => clientRequests.accept(record.id, m),
         headers: request.headers,
       });
       return respond(body === null ? 202 : 200, body);

@@ -7,6 +7,7 @@ import type { AppConfig } from '#app/config/app-config.js';
 import type { MetricsService } from '#app/metrics/metrics.service.js';
 import { newSessionId } from '#app/sessions/session-record.js';
 import type { McpSessionView } from '../mcp-context.js';
+import type { ClientRequests } from '../client-requests.js';
 import { errorResponse, type McpDispatcher } from '../mcp-dispatcher.js';
 import { ErrorCode, type JsonRpcId } from '../mcp-types.js';
 import { BATCH_VERSION, type McpLogLevel } from '../protocol.js';
@@ -19,6 +20,7 @@ const CLOSE = { protocol: 1002, unsupported: 1003, policy: 1008, goingAway: 1001
 
 export interface WebSocketDeps {
   dispatcher: McpDispatcher;
+  clientRequests: ClientRequests;
   guard: AuthGuard;
   live: LiveStreams;
   catalog: CatalogSnapshotService;
@@ -130,6 +132,9 @@ export class WebSocketTransport {
           allowBatch: state.protocolVersion === BATCH_VERSION,
           signal: () => AbortSignal.any([closed.signal, ...(controller ? [controller.signal] : [])]),
           cancel: (requestId) => inFlight.get(requestId)?.abort(new Error('cancelled by the client')),
+          notify: (method, params) => send(JSON.stringify({ jsonrpc: '2.0', method, params })),
+          request: (method, params, signal) => this.deps.clientRequests.request(session.id, (m) => send(JSON.stringify(m)), method, params, signal),
+          clientResponse: (m) => this.deps.clientRequests.accept(session.id, m),
           headers: request.headers,
         })
         .then((response) => {
