@@ -42,7 +42,7 @@ export class FederatedCalls {
     const timeoutMs = tool.timeoutMs ?? this.config.tools.timeoutMs;
     return this.relay(gateway, request, timeoutMs, true, async (client, options) => {
       try {
-        return await client.request({ method: 'tools/call', params: { name, arguments: args, ...this.forwardMeta(request) } }, options);
+        return await client.request({ method: 'tools/call', params: { name, arguments: args, ...this.forwardMeta(request, client) } }, options);
       } catch (error) {
         // A tool that runs out of time is a failed tool call (a result), not a protocol error.
         if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout && !request.ctx.signal?.().aborted) {
@@ -56,7 +56,7 @@ export class FederatedCalls {
   getPrompt(prompt: PromptEntry, args: unknown, request: McpRequest): Promise<unknown> {
     const gateway = this.gatewayOf(prompt.gatewayId, request);
     return this.relay(gateway, request, this.config.tools.timeoutMs, true, (client, options) =>
-      client.request({ method: 'prompts/get', params: { name: prompt.originalName ?? prompt.name, ...(args === undefined ? {} : { arguments: args }), ...this.forwardMeta(request) } }, options),
+      client.request({ method: 'prompts/get', params: { name: prompt.originalName ?? prompt.name, ...(args === undefined ? {} : { arguments: args }), ...this.forwardMeta(request, client) } }, options),
     );
   }
 
@@ -88,14 +88,14 @@ export class FederatedCalls {
   readResource(gatewayId: string, uri: string, request: McpRequest): Promise<unknown> {
     const gateway = this.gatewayOf(gatewayId, request);
     return this.relay(gateway, request, this.config.tools.timeoutMs, true, (client, options) =>
-      client.request({ method: 'resources/read', params: { uri, ...this.forwardMeta(request) } }, options),
+      client.request({ method: 'resources/read', params: { uri, ...this.forwardMeta(request, client) } }, options),
     );
   }
 
   complete(gatewayId: string, params: Record<string, unknown>, upstreamRef: Record<string, unknown>, request: McpRequest): Promise<unknown> {
     const gateway = this.gatewayOf(gatewayId, request);
     return this.relay(gateway, request, this.config.tools.timeoutMs, false, (client, options) =>
-      client.request({ method: 'completion/complete', params: { ...params, ref: upstreamRef } }, options),
+      client.request({ method: 'completion/complete', params: { argument: params.argument, ...(params.context ? { context: params.context } : {}), ref: upstreamRef, ...this.forwardMeta(request, client) } }, options),
     );
   }
 
@@ -142,8 +142,15 @@ export class FederatedCalls {
       ...(signal ? { signal } : {}),
       ...this.progress(request),
     });
+    // A missing client capability is the client's problem, whatever the upstream makes of our refusal.
+    let refused: McpError | null = null;
+    const checked = (ask: RelayTarget['requestInput']): RelayTarget['requestInput'] => (method, params) => {
+      const missing = this.missingCapability(request, method);
+      if (missing) throw (refused = missing);
+      return ask(method, params);
+    };
     const run = (requestInput: RelayTarget['requestInput'], signal: AbortSignal | undefined) =>
-      relayContext.run({ passthrough, log, requestInput }, async () => {
+      relayContext.run({ passthrough, log, requestInput: checked(requestInput) }, async () => {
         let client: Client;
         try {
           client = await session.get();
@@ -153,7 +160,7 @@ export class FederatedCalls {
         try {
           return cleanResult(await op(client, options(signal)), request);
         } catch (error) {
-          throw mapUpstreamError(error, gateway, timeoutMs, request);
+          throw refused ?? mapUpstreamError(error, gateway, timeoutMs, request);
         }
       });
 
@@ -164,18 +171,12 @@ export class FederatedCalls {
     const listener = { signal: request.ctx.signal?.() };
     const outcome = this.rounds.isRetry(request.params)
       ? await this.rounds.resume(principal, request.params, listener)
-      : await this.rounds.begin(principal, listener, (ask, signal) =>
-          run((method, params) => {
-            this.requireCapability(request, method);
-            return ask(method, params);
-          }, signal),
-        );
+      : await this.rounds.begin(principal, listener, (ask, signal) => run(ask, signal));
     return fromOutcome(outcome);
   }
 
   /** A 2025-era client: the upstream's request becomes a real request on the client's session. */
   private askLegacyClient(request: McpRequest, method: InputMethod, params: Record<string, unknown>): Promise<Record<string, unknown>> {
-    this.requireCapability(request, method);
     const send = request.ctx.request;
     if (!send) {
       throw new ProtocolError(ErrorCode.InternalError, `${method}: the downstream client is connected over ${request.ctx.transport}, which cannot carry server-to-client requests`);
@@ -183,11 +184,15 @@ export class FederatedCalls {
     return send(method, params, request.ctx.signal?.());
   }
 
-  private requireCapability(request: McpRequest, method: InputMethod): void {
-    const caps = request.era === 'modern' ? request.params._meta && isObject(request.params._meta) ? request.params._meta[META.clientCapabilities] : undefined : request.ctx.session?.clientCapabilities;
-    if (!isObject(caps) || !(CAPABILITY_OF[method] in caps)) {
-      throw new ProtocolError(ErrorCode.MethodNotFound, `${method}: the downstream client did not declare the ${CAPABILITY_OF[method]} capability`);
-    }
+  /** -32021 when the client did not declare what the upstream asks for (never send it an undeclared request). */
+  private missingCapability(request: McpRequest, method: InputMethod): McpError | null {
+    const meta = isObject(request.params._meta) ? request.params._meta : undefined;
+    const caps = request.era === 'modern' ? meta?.[META.clientCapabilities] : request.ctx.session?.clientCapabilities;
+    const capability = CAPABILITY_OF[method];
+    if (isObject(caps) && capability in caps) return null;
+    return new McpError(ErrorCode.MissingRequiredClientCapability, `${method}: the client did not declare the ${capability} capability`, {
+      requiredCapabilities: { [capability]: {} },
+    });
   }
 
   private passthrough(gateway: GatewayEntry, request: McpRequest): Record<string, string> | null {
@@ -227,12 +232,13 @@ export class FederatedCalls {
    * 2026-07-28 upstream only logs for requests that name one). Never our envelope or the
    * client's progress token (the SDK mints its own).
    */
-  private forwardMeta(request: McpRequest): Record<string, unknown> {
+  private forwardMeta(request: McpRequest, client: Client): Record<string, unknown> {
     const meta = isObject(request.params._meta) ? request.params._meta : undefined;
     const out: Record<string, unknown> = {};
     if (meta) for (const key of ['traceparent', 'tracestate', 'baggage']) if (meta[key] !== undefined) out[key] = meta[key];
+    // Only a 2026-07-28 upstream: envelope keys would make a 2025 server read the request as 2026.
     const level = this.logLevel(request);
-    if (level && request.ctx.notify) out[META.logLevel] = level;
+    if (level && request.ctx.notify && client.getProtocolEra() === 'modern') out[META.logLevel] = level;
     return Object.keys(out).length > 0 ? { _meta: out } : {};
   }
 

@@ -16,6 +16,7 @@ import {
 import { TEST_SECRET, bearer } from '../helpers/auth.js';
 import { api, freePort, startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { nginxAvailable, startNginx, type LoadBalancer } from '../helpers/nginx.js';
+import { openSse } from '../helpers/sse.js';
 import { createTestDatabase } from '../helpers/postgres-db.js';
 import { serviceAvailable } from '../helpers/services.js';
 import { FIXTURE_URIS, README_TEXT, TINY_PNG_BASE64, startUpstream, type UpstreamFixture } from '../fixtures/upstream-server.js';
@@ -379,6 +380,82 @@ type AnyClient = {
       }
     }, 30_000);
 
+    it('forwards the passthrough headers of the downstream request, and the gateway credentials', async () => {
+      const res = await api(lb.url, 'POST', '/rpc', {
+        auth,
+        headers: { 'x-tenant': 'acme', 'x-not-listed': 'secret' },
+        body: { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'fixture-echo', arguments: { text: 'tenant' } } },
+      });
+      expect(res.body.result.content[0].text).toBe('tenant');
+      expect(upstream.calls.lastHeaders).toMatchObject({ 'x-tenant': 'acme', authorization: 'Bearer upstream-secret' });
+      expect(upstream.calls.lastHeaders['x-not-listed']).toBeUndefined();
+    });
+
+    const modernMeta = (capabilities: Record<string, unknown>) => ({
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientCapabilities': capabilities,
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+    });
+    const modernCall = (base: string, id: number, params: Record<string, unknown>) =>
+      api(base, 'POST', '/mcp', {
+        auth,
+        headers: { accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2026-07-28' },
+        body: { jsonrpc: '2.0', id, method: 'tools/call', params },
+      });
+
+    it('resumes a 2026-07-28 input_required round on the other worker, and refuses forged or foreign state', async () => {
+      const [a, b] = workers as [GatewayProcess, GatewayProcess];
+      const call = { name: 'fixture-sample', arguments: { prompt: 'cross' } };
+      const first = await modernCall(a.url, 1, { ...call, _meta: modernMeta({ sampling: {} }) });
+      expect(first.body.result).toMatchObject({ resultType: 'input_required', requestState: expect.any(String) });
+      const [key, input] = Object.entries(first.body.result.inputRequests as Record<string, { method: string; params: any }>)[0]!;
+      expect(input.method).toBe('sampling/createMessage');
+      expect(input.params.messages[0].content.text).toBe('cross');
+      const answer = { role: 'assistant', content: { type: 'text', text: 'answered on B' }, model: 'm' };
+      const forged = `${first.body.result.requestState.slice(0, -4)}AAAA`;
+      const bad = await modernCall(b.url, 2, { ...call, inputResponses: { [key]: answer }, requestState: forged, _meta: modernMeta({ sampling: {} }) });
+      expect(bad.body.error).toMatchObject({ code: -32602, message: expect.stringMatching(/invalid requestState/) });
+      const other = bearer({ sub: 'intruder@example.com' });
+      const foreign = await api(b.url, 'POST', '/mcp', {
+        auth: other,
+        headers: { accept: 'application/json, text/event-stream' },
+        body: { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { ...call, inputResponses: { [key]: answer }, requestState: first.body.result.requestState, _meta: modernMeta({ sampling: {} }) } },
+      });
+      expect(foreign.body.error.message).toMatch(/another principal/);
+      const done = await modernCall(b.url, 4, { ...call, inputResponses: { [key]: answer }, requestState: first.body.result.requestState, _meta: modernMeta({ sampling: {} }) });
+      expect(done.body.result).toMatchObject({ resultType: 'complete', content: [{ type: 'text', text: 'answered on B' }] });
+
+      const undeclared = await modernCall(a.url, 5, { ...call, _meta: modernMeta({}) });
+      expect(undeclared.body.error).toMatchObject({ code: -32021, data: { requiredCapabilities: { sampling: {} } } });
+    }, 30_000);
+
+    it('takes a 2025 client\'s answer to a relayed request on the worker that did not ask', async () => {
+      const [a, b] = workers as [GatewayProcess, GatewayProcess];
+      const base = { authorization: auth, accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
+      const init = await fetch(`${a.url}/mcp`, {
+        method: 'POST',
+        headers: base,
+        body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: { elicitation: {} }, clientInfo: { name: 'raw', version: '1' } } }),
+      });
+      const sessionId = init.headers.get('mcp-session-id') as string;
+      const session = { authorization: auth, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25', accept: 'application/json, text/event-stream' };
+      const stream = openSse(`${a.url}/mcp`, session, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'fixture-elicit', arguments: {} } });
+      try {
+        const ask = JSON.parse((await stream.waitFor((e) => e.data.includes('elicitation/create'), 10_000)).data);
+        expect(ask).toMatchObject({ method: 'elicitation/create', id: expect.stringMatching(/^gw-/) });
+        const reply = await fetch(`${b.url}/mcp`, {
+          method: 'POST',
+          headers: { ...session, 'content-type': 'application/json' },
+          body: JSON.stringify({ jsonrpc: '2.0', id: ask.id, result: { action: 'accept', content: { name: 'Grace' } } }),
+        });
+        expect(reply.status).toBe(202);
+        const result = JSON.parse((await stream.waitFor((e) => e.data.includes('"id":7'), 10_000)).data);
+        expect(JSON.parse(result.result.content[0].text)).toEqual({ action: 'accept', content: { name: 'Grace' } });
+      } finally {
+        stream.close();
+      }
+    }, 30_000);
+
     it('reuses pooled upstream sessions instead of initializing per call', async () => {
       const sessionsBefore = upstream.calls.sessions;
       const client = v2('legacy');
@@ -447,5 +524,30 @@ type AnyClient = {
       expect((await api(lb.url, 'GET', `/servers/${serverId}`, { auth })).body.associated_tools).toHaveLength(1);
       await onEveryWorker(async (base) => (await toolNames(base)).join() === 'echo');
     }, 30_000);
+  });
+
+  describe('a 2025-only upstream', () => {
+    let legacyUpstream: UpstreamFixture;
+    beforeAll(async () => {
+      legacyUpstream = await startUpstream({ legacyOnly: true, name: 'legacy-fixture' });
+    });
+    afterAll(async () => legacyUpstream?.close());
+
+    it('registers in the 2025 era and relays to 2026-07-28 and 2025 clients alike', async () => {
+      const res = await api(lb.url, 'POST', '/gateways', { auth, body: { name: 'fixture', url: legacyUpstream.url } });
+      expect(res.status).toBe(201);
+      expect(res.body.protocol_version).toBe('2025-11-25');
+      await onEveryWorker(async (base) => (await toolNames(base)).includes('fixture-sample'));
+      for (const client of [v2('auto'), v2('legacy')]) {
+        await client.connect(transport('v2', '/mcp'));
+        try {
+          await exerciseAll(client as never);
+        } finally {
+          await client.close();
+        }
+      }
+      // One 2025 session per worker's pool, not one per call.
+      expect(legacyUpstream.calls.sessions).toBeLessThanOrEqual(workers.length + 1);
+    }, 60_000);
   });
 });
