@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ProtocolError, SdkError, SdkErrorCode, UriTemplate, type Client, type RequestOptions } from '@modelcontextprotocol/client';
 import type { GatewayEntry, PromptEntry, ToolEntry } from '#app/catalog/catalog-snapshot.js';
 import type { AppConfig } from '#app/config/app-config.js';
@@ -28,6 +28,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  */
 @Injectable()
 export class FederatedCalls {
+  private readonly log = new Logger('FederatedCalls');
   private readonly templates = new Map<string, UriTemplate>();
 
   constructor(
@@ -108,6 +109,24 @@ export class FederatedCalls {
     } catch (error) {
       throw mapUpstreamError(error, gateway, this.config.federation.healthCheckTimeoutMs, request);
     }
+  }
+
+  /**
+   * Subscribes upstream to federated resources a 2026-07-28 listen stream asks for (its updates
+   * then reach the stream like any other). Best effort: an upstream that refuses is logged.
+   */
+  async subscribeForListen(uris: string[], scope: McpRequest['scope'], snapshot: McpRequest['snapshot']): Promise<void> {
+    await Promise.all(
+      uris.map(async (uri) => {
+        const gatewayId = scope.resourcesByUri.get(uri)?.gatewayId;
+        const gateway = gatewayId ? snapshot.gateways.get(gatewayId) : undefined;
+        if (!gateway?.reachable) return;
+        await this.pool
+          .session(gateway)
+          .subscribe(uri, this.config.federation.healthCheckTimeoutMs)
+          .catch((error: Error) => this.log.warn(`upstream subscription to ${uri} failed: ${error.message}`));
+      }),
+    );
   }
 
   private gatewayOf(gatewayId: string | null, request: McpRequest): GatewayEntry {

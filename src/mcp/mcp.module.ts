@@ -7,6 +7,7 @@ import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG, HTTP_HOST } from '#app/config/config.module.js';
 import { FederationModule } from '#app/federation/federation.module.js';
+import { FederatedCalls } from '#app/federation/federated-calls.js';
 import { FEDERATED_RESOURCE_UPDATED } from '#app/federation/federation.service.js';
 import { MetricsModule } from '#app/metrics/metrics.module.js';
 import { MetricsService } from '#app/metrics/metrics.service.js';
@@ -59,6 +60,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     @Inject(SessionMessageLog) private readonly log: SessionMessageLog,
     @Inject(CatalogSnapshotService) private readonly catalog: CatalogSnapshotService,
     @Inject(MessageBus) private readonly bus: MessageBus,
+    @Inject(FederatedCalls) private readonly federation: FederatedCalls,
   ) {
     this.live = new LiveStreams(log);
     this.inFlight = new InFlightRequests(bus);
@@ -82,6 +84,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
       dispatcher: this.dispatcher,
       inFlight: this.inFlight,
       clientRequests: this.clientRequests,
+      federation: this.federation,
       exchange,
       sessions: this.sessions,
       log: this.log,

@@ -360,6 +360,24 @@ type AnyClient = {
       } finally {
         await client.close();
       }
+
+      // 2026-07-28: a listen stream that names the URI.
+      const modern = v2('auto');
+      const heard: string[] = [];
+      modern.setNotificationHandler('notifications/resources/updated', (n) => void heard.push(n.params.uri));
+      await modern.connect(transport('v2', '/mcp'));
+      try {
+        const subscription = await modern.listen({ resourceSubscriptions: [FIXTURE_URIS.counter] });
+        expect(subscription.honoredFilter.resourceSubscriptions).toEqual([FIXTURE_URIS.counter]);
+        await sleep(300);
+        await modern.callTool({ name: 'fixture-bump', arguments: {} });
+        const deadline = Date.now() + 5000;
+        while (!heard.includes(FIXTURE_URIS.counter) && Date.now() < deadline) await sleep(50);
+        expect(heard).toContain(FIXTURE_URIS.counter);
+        await subscription.close();
+      } finally {
+        await modern.close();
+      }
     }, 30_000);
 
     it('cancels the upstream call when the client cancels', async () => {

@@ -1,5 +1,6 @@
 import type { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
 import type { AppConfig } from '#app/config/app-config.js';
+import type { FederatedCalls } from '#app/federation/federated-calls.js';
 import type { LoggedMessage, SessionMessageLog } from '#app/sessions/session-message-log.js';
 import type { SessionStore } from '#app/sessions/session.store.js';
 import type { ClientRequests } from '../client-requests.js';
@@ -14,6 +15,7 @@ export interface SessionTransportDeps {
   dispatcher: McpDispatcher;
   inFlight: InFlightRequests;
   clientRequests: ClientRequests;
+  federation: FederatedCalls;
   exchange: McpHttpExchange;
   sessions: SessionStore;
   log: SessionMessageLog;

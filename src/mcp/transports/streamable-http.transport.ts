@@ -27,7 +27,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * accepts event streams).
  */
 export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: SessionTransportDeps): void {
-  const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight, clientRequests } = deps;
+  const { dispatcher, exchange, sessions, log, live, catalog, config, inFlight, clientRequests, federation } = deps;
   const allowedOrigins = new Set(config.server.allowedOrigins);
 
   /** Common gate: origin, auth, scope. Answers the error itself and returns null on failure. */
@@ -221,6 +221,8 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
       ),
     );
     const honouredUris = [...uris];
+    // Federated resources change upstream: make sure this worker's upstream session watches them.
+    if (honouredUris.length > 0 && scope) void federation.subscribeForListen(honouredUris, scope, catalog.current);
     if (honouredUris.length > 0) {
       (honoured as Record<string, unknown>).resourceSubscriptions = honouredUris;
       methods.add('notifications/resources/updated');
