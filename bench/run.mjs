@@ -2,10 +2,12 @@
 /**
  * npm run bench: the measured suite. Everything runs on this machine, on 127.0.0.1, bounded in
  * time: a bare Fastify baseline, then the gateway (built dist/, embedded default, auth on,
- * 20 REST tools) over /rpc and /mcp (with a session), and tools/call against a local REST
- * endpoint.
+ * 20 REST tools) over /rpc and /mcp (with a session), tools/call against a local REST
+ * endpoint, and tools/call relayed to a federated upstream MCP server against the same call made
+ * straight to that upstream (bench/federation.mjs).
  *   BENCH_DURATION=10 BENCH_CONNECTIONS=200 npm run bench
- * Prints each figure and target, writes bench/results/latest.json, exits 1 if a target is missed.
+ * Prints each figure and target, writes bench/results/latest.json, exits 1 if a target is missed
+ * (2 if a scenario could not run, e.g. the federated call did not answer as expected).
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
+import { benchFederation } from './federation.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -27,6 +30,8 @@ const AUTH = `Bearer ${TOKEN}`;
 
 const children = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+// Interrupted: stop every child (gateway, upstream, baseline, load clients) before going.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) process.once(signal, () => process.exit(code));
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -44,8 +49,8 @@ function freePort() {
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
 const pinned = (core, argv) => (TASKSET ? [TASKSET, ['-c', String(core), ...argv]] : [argv[0], argv.slice(1)]);
 
-function start(args, env) {
-  const [cmd, argv] = pinned(0, [process.execPath, ...args]);
+function start(args, env, core = 0) {
+  const [cmd, argv] = pinned(core, [process.execPath, ...args]);
   const child = spawn(cmd, argv, { cwd: ROOT, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
@@ -87,17 +92,40 @@ function autocannon({ url, method = 'POST', headers = {}, body }) {
   });
 }
 
+/** One bench/load-client.mjs run (checked answers, or serial timing) pinned to `core`; returns its JSON report. */
+function client(opts, core) {
+  const [cmd, argv] = pinned(core, [process.execPath, join(ROOT, 'bench/load-client.mjs'), JSON.stringify(opts)]);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`load client exited ${code}: ${err}`))));
+  });
+}
+
+/**
+ * One load run. With `expect`, every answer's body must contain it (bench/load-client.mjs;
+ * mismatches count as errors), at `connections`/`duration`/`core` if given.
+ */
 async function load(name, opts) {
-  const result = await autocannon(opts);
-  const errors = result.errors + result.timeouts + result.non2xx;
-  const row = { name, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors, requests: result.requests.total };
-  console.log(`${name.padEnd(34)} ${String(row.rps).padStart(7)} req/s  p50 ${String(row.p50).padStart(4)} ms  p99 ${String(row.p99).padStart(4)} ms  errors ${errors}`);
+  const result = opts.expect
+    ? await client({ mode: 'autocannon', connections: CONNECTIONS, duration: DURATION, ...opts, core: undefined }, opts.core ?? 1)
+    : await autocannon(opts);
+  const errors = result.errors + result.timeouts + result.non2xx + (result.mismatches ?? 0);
+  const row = { name, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, mean: result.latency.mean, errors, requests: result.requests.total };
+  console.log(`${name.padEnd(38)} ${String(row.rps).padStart(7)} req/s  p50 ${String(row.p50).padStart(4)} ms  p99 ${String(row.p99).padStart(4)} ms  errors ${errors}`);
   return row;
 }
 
 /** Of several runs, the one with the median throughput (the machine is shared and noisy). */
 const median = (rows) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)];
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+// The federation scenario: moderate concurrency; the load client's core (the upstream has core 1).
+const FED_CONNECTIONS = Number(process.env.BENCH_FED_CONNECTIONS ?? 10);
+const FED_LOAD_CORE = Number(process.env.BENCH_FED_LOAD_CORE ?? 1);
 
 const rpcBody = (method, params = {}) => JSON.stringify({ jsonrpc: '2.0', id: '[<id>]', method, params });
 
@@ -184,6 +212,28 @@ async function main() {
   await sleep(5000);
   const rss = rssMb(gateway.pid);
   console.log(`gateway RSS right after the last run: ${rssAtEnd.toFixed(0)} MB, after 5 s idle: ${rss.toFixed(0)} MB`);
+
+  // Federation (after the RSS figures, so they stay comparable with earlier runs): the upstream
+  // gets core 1 to itself apart from the load client; the gateway stays on core 0.
+  let federation;
+  try {
+    federation = await benchFederation({
+      gatewayUrl: `http://127.0.0.1:${gwPort}`,
+      headers,
+      start,
+      load,
+      client,
+      gateway,
+      rounds: ROUNDS,
+      duration: Number(process.env.BENCH_FED_DURATION ?? DURATION),
+      connections: FED_CONNECTIONS,
+      cores: TASKSET ? { gateway: 0, upstream: 1, load: FED_LOAD_CORE } : { gateway: 'any', upstream: 'any', load: 'any' },
+      serialRequests: Number(process.env.BENCH_FED_SERIAL ?? 2000),
+    });
+  } catch (error) {
+    console.error(`\nFEDERATION SCENARIO FAILED: ${error.stack ?? error}\n`);
+    federation = { error: String(error.message ?? error) };
+  }
   gateway.kill('SIGTERM');
   rest.close();
 
@@ -194,13 +244,29 @@ async function main() {
     { name: `p99 < 100 ms at ${CONNECTIONS} connections (/mcp)`, value: rows.mcpList.p99, ok: rows.mcpList.p99 < 100, shown: `${rows.mcpList.p99} ms` },
     { name: `p99 < 100 ms at ${CONNECTIONS} connections (/rpc)`, value: rows.rpcList.p99, ok: rows.rpcList.p99 < 100, shown: `${rows.rpcList.p99} ms` },
     { name: 'worker RSS < 200 MB after the run (settled)', value: rss, ok: rss < 200, shown: `${rss.toFixed(0)} MB (${rssAtEnd.toFixed(0)} MB at the end of load)` },
+    ...(federation.error
+      ? [{ name: 'federated tools/call scenario ran', value: null, ok: false, shown: federation.error.split('\n')[0].slice(0, 200) }]
+      : [
+          {
+            name: `federated tools/call added p50 <= 1 ms (${FED_CONNECTIONS} conn.)`,
+            value: federation.addedP50Ms,
+            ok: federation.addedP50Ms <= 1 && federation.gateway.errors === 0 && federation.direct.errors === 0,
+            shown: `${federation.addedP50Ms} ms (${federation.gateway.p50} vs ${federation.direct.p50} ms direct; unloaded +${federation.unloaded.addedP50Ms.toFixed(3)} ms), ${federation.gateway.errors + federation.direct.errors} errors`,
+          },
+          {
+            name: 'federated tools/call >= 80% of direct upstream',
+            value: federation.rpsRatio,
+            ok: federation.rpsRatio >= 0.8,
+            shown: `${(100 * federation.rpsRatio).toFixed(1)}% (${federation.gateway.rps} vs ${federation.direct.rps} req/s)`,
+          },
+        ]),
   ];
   console.log('\ntargets');
-  for (const t of targets) console.log(`  ${t.ok ? 'PASS' : 'FAIL'}  ${t.name.padEnd(42)} ${t.shown}`);
-  const report = { at: new Date().toISOString(), node: process.version, durationSeconds: DURATION, connections: CONNECTIONS, tools: TOOLS, rows, workerRssMb: rss, workerRssAtEndMb: rssAtEnd, targets };
+  for (const t of targets) console.log(`  ${t.ok ? 'PASS' : 'FAIL'}  ${t.name.padEnd(50)} ${t.shown}`);
+  const report = { at: new Date().toISOString(), node: process.version, durationSeconds: DURATION, connections: CONNECTIONS, tools: TOOLS, rows, workerRssMb: rss, workerRssAtEndMb: rssAtEnd, federation, targets };
   writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2) + '\n');
   console.log('\nwritten to bench/results/latest.json');
-  process.exitCode = targets.every((t) => t.ok) ? 0 : 1;
+  process.exitCode = federation.error ? 2 : targets.every((t) => t.ok) ? 0 : 1;
 }
 
 main().catch((error) => {
