@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { ProtocolError, SdkError, SdkErrorCode, UriTemplate, type Client, type RequestOptions } from '@modelcontextprotocol/client';
+import { ProtocolError, SdkError, SdkErrorCode, UriTemplate, type Client, type RequestOptions, type StandardSchemaV1 } from '@modelcontextprotocol/client';
 import type { GatewayEntry, PromptEntry, ToolEntry } from '#app/catalog/catalog-snapshot.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
@@ -10,6 +10,19 @@ import { InputRounds, type RoundOutcome } from './input-rounds.js';
 import { UpstreamClientPool } from './upstream-client.pool.js';
 import { relayContext, type InputMethod, type RelayTarget } from './upstream-relay.js';
 import { UpstreamUnavailableError } from './upstream-session.js';
+
+/**
+ * The result "schema" of relayed requests: any JSON object passes unchanged. The gateway relays
+ * the upstream's result rather than consuming it, the downstream client validates what it gets,
+ * and the SDK's full zod parse of each result cost measurably per federated call.
+ */
+const RELAYED_RESULT: StandardSchemaV1<unknown, Record<string, unknown>> = {
+  '~standard': {
+    version: 1,
+    vendor: 'mcp-gateway',
+    validate: (value) => (isObject(value) ? { value } : { issues: [{ message: 'the upstream result is not a JSON object' }] }),
+  },
+};
 
 /** Which client capability each server-to-client request needs. */
 const CAPABILITY_OF: Record<InputMethod, string> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' };
@@ -43,7 +56,7 @@ export class FederatedCalls {
     const timeoutMs = tool.timeoutMs ?? this.config.tools.timeoutMs;
     return this.relay(gateway, request, timeoutMs, true, async (client, options) => {
       try {
-        return await client.request({ method: 'tools/call', params: { name, arguments: args, ...this.forwardMeta(request, client) } }, options);
+        return await client.request({ method: 'tools/call', params: { name, arguments: args, ...this.forwardMeta(request, client) } }, RELAYED_RESULT, options);
       } catch (error) {
         // A tool that runs out of time is a failed tool call (a result), not a protocol error.
         if (error instanceof SdkError && error.code === SdkErrorCode.RequestTimeout && !request.ctx.signal?.().aborted) {
@@ -57,7 +70,7 @@ export class FederatedCalls {
   getPrompt(prompt: PromptEntry, args: unknown, request: McpRequest): Promise<unknown> {
     const gateway = this.gatewayOf(prompt.gatewayId, request);
     return this.relay(gateway, request, this.config.tools.timeoutMs, true, (client, options) =>
-      client.request({ method: 'prompts/get', params: { name: prompt.originalName ?? prompt.name, ...(args === undefined ? {} : { arguments: args }), ...this.forwardMeta(request, client) } }, options),
+      client.request({ method: 'prompts/get', params: { name: prompt.originalName ?? prompt.name, ...(args === undefined ? {} : { arguments: args }), ...this.forwardMeta(request, client) } }, RELAYED_RESULT, options),
     );
   }
 
@@ -89,14 +102,14 @@ export class FederatedCalls {
   readResource(gatewayId: string, uri: string, request: McpRequest): Promise<unknown> {
     const gateway = this.gatewayOf(gatewayId, request);
     return this.relay(gateway, request, this.config.tools.timeoutMs, true, (client, options) =>
-      client.request({ method: 'resources/read', params: { uri, ...this.forwardMeta(request, client) } }, options),
+      client.request({ method: 'resources/read', params: { uri, ...this.forwardMeta(request, client) } }, RELAYED_RESULT, options),
     );
   }
 
   complete(gatewayId: string, params: Record<string, unknown>, upstreamRef: Record<string, unknown>, request: McpRequest): Promise<unknown> {
     const gateway = this.gatewayOf(gatewayId, request);
     return this.relay(gateway, request, this.config.tools.timeoutMs, false, (client, options) =>
-      client.request({ method: 'completion/complete', params: { argument: params.argument, ...(params.context ? { context: params.context } : {}), ref: upstreamRef, ...this.forwardMeta(request, client) } }, options),
+      client.request({ method: 'completion/complete', params: { argument: params.argument, ...(params.context ? { context: params.context } : {}), ref: upstreamRef, ...this.forwardMeta(request, client) } }, RELAYED_RESULT, options),
     );
   }
 

@@ -9,6 +9,7 @@ import {
 } from '@modelcontextprotocol/client';
 import type { GatewayEntry } from '#app/catalog/catalog-snapshot.js';
 import { SERVER_INFO } from '#app/mcp/protocol.js';
+import { upstreamFetch } from './upstream-fetch.js';
 import { relayContext, type InputMethod } from './upstream-relay.js';
 import { WebSocketClientTransport } from './websocket-client.transport.js';
 
@@ -236,7 +237,7 @@ export class UpstreamSession {
       for (const [k, v] of Object.entries(headers)) if (!merged.has(k)) merged.set(k, v);
       const extra = relayContext.getStore()?.passthrough;
       if (extra) for (const [k, v] of Object.entries(extra)) merged.set(k, v);
-      return fetch(input, { ...init, headers: merged });
+      return upstreamFetch(input, { ...init, headers: merged });
     };
     switch (this.gateway.transport) {
       case 'SSE':
