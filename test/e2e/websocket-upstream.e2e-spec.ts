@@ -29,6 +29,12 @@ describe('WebSocketClientTransport against the gateway /ws', () => {
     // Only listed, never called: the URL needs no server behind it.
     const created = await api(gw.url, 'POST', '/tools', { auth, body: { name: 'ws_listed', url: 'http://127.0.0.1:9/never-called', description: 'Listed over WebSocket' } });
     expect(created.status).toBe(201);
+    // The catalog snapshot reloads just after the write is announced: wait until it lists the tool.
+    for (let i = 0; i < 100; i++) {
+      const list = await api(gw.url, 'POST', '/rpc', { auth, body: { jsonrpc: '2.0', id: 1, method: 'tools/list' } });
+      if (list.body.result?.tools?.length === 1) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
   });
   afterAll(async () => {
     await gw?.stop();

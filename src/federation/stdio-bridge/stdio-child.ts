@@ -153,6 +153,9 @@ export class StdioChild {
     while (groupAlive(pid) && Date.now() < deadline) await sleep(50);
     killGroup(pid, 'SIGKILL');
     await closed;
+    // SIGKILL is delivered at once but takes effect asynchronously: stop() means "gone".
+    const killDeadline = Date.now() + 2_000;
+    while (groupAlive(pid) && Date.now() < killDeadline) await sleep(10);
   }
 
   private spawnChild(): void {
