@@ -89,8 +89,10 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     // Messages related to the request (progress, log messages, server-to-client requests) turn
     // the reply into an event stream that ends with the response; without any, it stays JSON.
     let stream: SseWriter | null = null;
+    let answered = false;
     const related = (message: Record<string, unknown>): void => {
-      if (!acceptsSse) return;
+      // Late messages (e.g. of an upstream call parked past this request) have nowhere to go.
+      if (!acceptsSse || answered) return;
       if (!stream) {
         void reply.hijack();
         stream = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
@@ -99,6 +101,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     };
     const notify = (method: string, params: Record<string, unknown>) => related({ jsonrpc: '2.0', method, params });
     const respond = (status: number, body: string | null) => {
+      answered = true;
       if (stream) {
         if (body !== null) stream.event(body, { event: 'message' });
         stream.end();
