@@ -126,18 +126,20 @@ export class FederatedCalls {
 
   /**
    * Subscribes upstream to federated resources a 2026-07-28 listen stream asks for (its updates
-   * then reach the stream like any other). Best effort: an upstream that refuses is logged.
+   * then reach the stream like any other), or, when the stream ends, lets go of them. Best
+   * effort: an upstream that refuses is logged.
    */
-  async subscribeForListen(uris: string[], scope: McpRequest['scope'], snapshot: McpRequest['snapshot']): Promise<void> {
+  async subscribeForListen(uris: string[], scope: McpRequest['scope'], snapshot: McpRequest['snapshot'], subscribe = true): Promise<void> {
     await Promise.all(
       uris.map(async (uri) => {
         const gatewayId = scope.resourcesByUri.get(uri)?.gatewayId;
         const gateway = gatewayId ? snapshot.gateways.get(gatewayId) : undefined;
         if (!gateway?.reachable) return;
-        await this.pool
-          .session(gateway)
-          .subscribe(uri, this.config.federation.healthCheckTimeoutMs)
-          .catch((error: Error) => this.log.warn(`upstream subscription to ${uri} failed: ${error.message}`));
+        const session = this.pool.session(gateway);
+        const timeoutMs = this.config.federation.healthCheckTimeoutMs;
+        await (subscribe ? session.subscribe(uri, timeoutMs) : session.unsubscribe(uri, timeoutMs)).catch((error: Error) =>
+          this.log.warn(`upstream ${subscribe ? 'subscription to' : 'unsubscription from'} ${uri} failed: ${error.message}`),
+        );
       }),
     );
   }

@@ -60,8 +60,11 @@ export class UpstreamSession {
   private retryAt = 0;
   private lastError: string | null = null;
   private closed = false;
-  /** Resource URIs subscribed upstream (2025: resources/subscribe; 2026: the listen filter). */
-  private readonly subscriptions = new Set<string>();
+  /**
+   * Resource URIs subscribed upstream (2025: resources/subscribe; 2026: the listen filter), with
+   * how many downstream subscriptions through this worker want each.
+   */
+  private readonly subscriptions = new Map<string, number>();
   private listening: { close(): Promise<void> } | null = null;
 
   constructor(
@@ -100,23 +103,25 @@ export class UpstreamSession {
     else await client.ping({ timeout: timeoutMs });
   }
 
+  /** Subscribes upstream on the first downstream subscription to `uri` through this worker. */
   async subscribe(uri: string, timeoutMs: number): Promise<void> {
-    const client = await this.get();
-    const added = !this.subscriptions.has(uri);
-    this.subscriptions.add(uri);
+    const count = this.subscriptions.get(uri) ?? 0;
+    this.subscriptions.set(uri, count + 1);
+    if (count > 0) return;
     try {
-      if (client.getProtocolEra() === 'modern') {
-        if (added) await this.relisten(client);
-      } else {
-        await client.request({ method: 'resources/subscribe', params: { uri } }, { timeout: timeoutMs });
-      }
+      const client = await this.get();
+      if (client.getProtocolEra() === 'modern') await this.relisten(client);
+      else await client.request({ method: 'resources/subscribe', params: { uri } }, { timeout: timeoutMs });
     } catch (error) {
-      if (added) this.subscriptions.delete(uri);
+      this.subscriptions.delete(uri);
       throw error;
     }
   }
 
+  /** Unsubscribes upstream when the last downstream subscription through this worker goes. */
   async unsubscribe(uri: string, timeoutMs: number): Promise<void> {
+    const count = this.subscriptions.get(uri) ?? 0;
+    if (count > 1) return void this.subscriptions.set(uri, count - 1);
     if (!this.subscriptions.delete(uri)) return;
     const client = this.client;
     if (!client) return;
@@ -210,7 +215,7 @@ export class UpstreamSession {
   private async renewSubscriptions(client: Client): Promise<void> {
     if (this.subscriptions.size === 0) return;
     if (client.getProtocolEra() === 'modern') return this.relisten(client);
-    for (const uri of this.subscriptions) {
+    for (const uri of this.subscriptions.keys()) {
       await client.request({ method: 'resources/subscribe', params: { uri } }).catch((error: Error) => this.log.warn(`re-subscribe ${uri}: ${error.message}`));
     }
   }
@@ -222,7 +227,7 @@ export class UpstreamSession {
       toolsListChanged: true,
       promptsListChanged: true,
       resourcesListChanged: true,
-      ...(this.subscriptions.size > 0 ? { resourceSubscriptions: [...this.subscriptions] } : {}),
+      ...(this.subscriptions.size > 0 ? { resourceSubscriptions: [...this.subscriptions.keys()] } : {}),
     });
     await previous?.close().catch(() => undefined);
   }

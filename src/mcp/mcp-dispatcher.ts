@@ -264,8 +264,9 @@ export class McpDispatcher {
       if (!scope.resourcesByUri.has(params.uri) && gatewayId === null) {
         throw new McpError(ErrorCode.ResourceNotFound, `resource not found: ${params.uri}`, { uri: params.uri });
       }
-      // Federated: this worker subscribes upstream; the upstream's updates fan out to subscribed sessions.
-      if (gatewayId !== null && subscribe) await this.federation.subscribe(gatewayId, params.uri, true, request);
+      // Federated: relayed upstream by this worker's session (counted per worker); the upstream's
+      // updates fan out to every subscribed session on every worker.
+      if (gatewayId !== null) await this.federation.subscribe(gatewayId, params.uri, subscribe, request);
       if (ctx.session) await (subscribe ? ctx.session.subscribe(params.uri) : ctx.session.unsubscribe(params.uri));
       return {};
     };

@@ -253,6 +253,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     sse.startKeepalive(config.sse.keepaliveIntervalMs);
     await sse.closed;
     remove();
+    if (honouredUris.length > 0 && scope) void federation.subscribeForListen(honouredUris, scope, catalog.current, false);
     return reply;
   };
 
