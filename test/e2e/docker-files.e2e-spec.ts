@@ -200,6 +200,7 @@ function runHealthcheck(argv: string[], port: number): Promise<number | null> {
 }
 
 const started: ChildProcess[] = [];
+const pm2Homes: string[] = [];
 afterAll(() => {
   for (const child of started) {
     try {
@@ -208,16 +209,19 @@ afterAll(() => {
       // already gone
     }
   }
+  for (const dir of pm2Homes) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Runs the image's CMD in the repo (the image's /app), with the image's ENV plus `env`. */
 function runImageCmd(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const argv = cmdArgv();
   let out = '';
+  const pm2Home = mkdtempSync(join(tmpdir(), 'pm2-'));
+  pm2Homes.push(pm2Home);
   const child = spawn(argv[0], argv.slice(1), {
     cwd: ROOT,
     detached: true,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PM2_HOME: mkdtempSync(join(tmpdir(), 'pm2-')), ...finalEnv(), ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PM2_HOME: pm2Home, ...finalEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.push(child);
