@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { withTimeout } from '#app/common/with-timeout.js';
 import type { AppConfig } from '#app/config/app-config.js';
 
 /**
@@ -25,13 +26,5 @@ export function createRedisClient(cache: AppConfig['cache'], connectionName: str
 /** Answers PING within `timeoutMs`, or throws. Does not queue behind a dead connection. */
 export async function pingRedis(client: Redis, timeoutMs: number): Promise<void> {
   if (client.status !== 'ready') throw new Error(`redis is ${client.status}`);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([client.ping(), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await withTimeout(client.ping(), timeoutMs, `redis did not answer within ${timeoutMs} ms`);
 }

@@ -6,6 +6,7 @@ import { APP_CONFIG } from '#app/config/config.module.js';
 import type { McpRequest } from '#app/mcp/mcp-dispatcher.js';
 import { ErrorCode, McpError } from '#app/mcp/mcp-types.js';
 import { LOG_LEVELS, META } from '#app/mcp/protocol.js';
+import { isObject } from '#app/common/is-object.js';
 import { InputRounds, type RoundOutcome } from './input-rounds.js';
 import { UpstreamClientPool } from './upstream-client.pool.js';
 import { relayContext, type InputMethod, type RelayTarget } from './upstream-relay.js';
@@ -28,8 +29,6 @@ const RELAYED_RESULT: StandardSchemaV1<unknown, Record<string, unknown>> = {
 const CAPABILITY_OF: Record<InputMethod, string> = { 'sampling/createMessage': 'sampling', 'elicitation/create': 'elicitation', 'roots/list': 'roots' };
 /** Result fields that describe one hop of the 2026-07-28 wire, not the content: we set our own. */
 const HOP_FIELDS = ['resultType', 'ttlMs', 'cacheScope'];
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Relays the calls a client makes on federated items to their upstream, over the pooled session:

@@ -1,13 +1,13 @@
 import { Module } from '@nestjs/common';
 import { CatalogSnapshotModule } from '#app/catalog/catalog-snapshot.module.js';
 import { FederatedCalls } from './federated-calls.js';
-import { FederationService } from './federation.service.js';
 import { GatewayHealthService } from './gateway-health.service.js';
 import { GatewayStoreModule } from './gateway-store.module.js';
 import { GatewaysController } from './gateways.controller.js';
 import { GatewaysService } from './gateways.service.js';
 import { InputRounds } from './input-rounds.js';
 import { UpstreamClientPool } from './upstream-client.pool.js';
+import { UpstreamNotifications } from './upstream-notifications.js';
 
 /**
  * Federation: the gateways (upstream MCP servers) and their admin API, discovery, each worker's
@@ -17,7 +17,7 @@ import { UpstreamClientPool } from './upstream-client.pool.js';
 @Module({
   imports: [GatewayStoreModule, CatalogSnapshotModule],
   controllers: [GatewaysController],
-  providers: [UpstreamClientPool, GatewaysService, FederatedCalls, InputRounds, FederationService, GatewayHealthService],
-  exports: [FederatedCalls, UpstreamClientPool],
+  providers: [UpstreamClientPool, GatewaysService, FederatedCalls, InputRounds, UpstreamNotifications, GatewayHealthService],
+  exports: [FederatedCalls],
 })
 export class FederationModule {}

@@ -3,6 +3,7 @@ import { DistributedLock } from '#app/cache/distributed-lock.js';
 import { CatalogEvents } from '#app/catalog/catalog-events.js';
 import type { GatewayEntry } from '#app/catalog/catalog-snapshot.js';
 import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
+import { withTimeout } from '#app/common/with-timeout.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import { GatewayRepository } from './gateway.repository.js';
@@ -106,7 +107,7 @@ export class GatewayHealthService implements OnApplicationBootstrap, OnApplicati
     const timeoutMs = this.config.federation.healthCheckTimeoutMs;
     let error: string | null = null;
     try {
-      await withTimeout(this.pool.session(gateway).ping(timeoutMs), timeoutMs);
+      await withTimeout(this.pool.session(gateway).ping(timeoutMs), timeoutMs, `no answer within ${timeoutMs} ms`);
     } catch (e) {
       error = describeConnectError(e);
     }
@@ -132,14 +133,4 @@ export class GatewayHealthService implements OnApplicationBootstrap, OnApplicati
       this.log.warn(`could not record the health of ${gateway.name}: ${(dbError as Error).message}`);
     }
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }

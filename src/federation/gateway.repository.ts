@@ -81,8 +81,8 @@ export class GatewayRepository extends CatalogRepository<GatewayEntity> {
     });
   }
 
-  /** Deletes the gateway and its items (their virtual-server links go by foreign-key cascade). */
-  async deleteWithItems(id: string): Promise<boolean> {
+  /** Deletes the gateway with its items (their virtual-server links go by foreign-key cascade). */
+  override async delete(id: string): Promise<boolean> {
     return this.dataSource.transaction(async (m) => {
       for (const entity of [ToolEntity, ResourceEntity, PromptEntity] as const) await m.delete(entity, { gatewayId: id });
       return ((await m.delete(GatewayEntity, { id })).affected ?? 0) > 0;

@@ -7,6 +7,7 @@ import { CatalogItemService } from '#app/catalog/catalog-item.service.js';
 import { toGatewayEntry } from '#app/catalog/catalog-snapshot.js';
 import { conflict } from '#app/common/http-errors.js';
 import { newId } from '#app/common/ids.js';
+import { isUniqueViolation } from '#app/database/database-errors.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import type { CreateGatewayDto, GatewayFieldsDto, GatewayResponse, UpdateGatewayDto } from './dto/gateway.dto.js';
@@ -83,12 +84,6 @@ export class GatewaysService extends CatalogItemService<GatewayEntity, GatewayRe
     return { gateway: response, tools: items.tools.length, resources: items.resources.length, prompts: items.prompts.length };
   }
 
-  override async remove(id: string): Promise<void> {
-    await this.find(id);
-    await this.gateways.deleteWithItems(id);
-    this.events.emit({ kind: 'gateway', id, action: 'deleted' });
-  }
-
   override toResponse(g: GatewayEntity): GatewayResponse {
     return {
       id: g.id,
@@ -142,7 +137,7 @@ export class GatewaysService extends CatalogItemService<GatewayEntity, GatewayRe
     try {
       saved = await this.gateways.saveWithItems(gateway, items);
     } catch (error) {
-      if ((error as { code?: string }).code === '23505' || /UNIQUE constraint/i.test((error as Error).message)) {
+      if (isUniqueViolation(error)) {
         throw conflict('a name or URI was taken while the gateway was being stored; retry');
       }
       throw error;

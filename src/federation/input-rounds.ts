@@ -27,7 +27,7 @@ export type RoundOutcome =
   | { kind: 'error'; code: number; message: string; data?: unknown }
   | { kind: 'input'; inputRequests: Record<string, { method: InputMethod; params: Record<string, unknown> }>; requestState: string };
 
-/** The downstream request a parked call reports to (progress, log messages), while one waits. */
+/** The downstream request waiting on a parked call's next outcome. */
 export interface RoundListener {
   /** Aborts the upstream call when the waiting downstream request goes away. */
   readonly signal?: AbortSignal;

@@ -41,7 +41,7 @@ export class UpstreamClientPool implements OnModuleInit, OnApplicationShutdown {
     this.sessions.clear();
   }
 
-  /** Where upstream notifications go (set once by the federation service). */
+  /** Where upstream notifications go (set once by UpstreamNotifications). */
   setHooks(hooks: UpstreamSessionHooks): void {
     this.hooks = hooks;
   }
@@ -59,11 +59,6 @@ export class UpstreamClientPool implements OnModuleInit, OnApplicationShutdown {
   /** A session outside the pool (registration, refresh of an edited gateway); the caller closes it. */
   detached(gateway: GatewayEntry): UpstreamSession {
     return this.create(gateway);
-  }
-
-  /** Number of upstream sessions currently connected (for metrics and tests). */
-  get connectedCount(): number {
-    return [...this.sessions.values()].filter((s) => s.connected).length;
   }
 
   private create(gateway: GatewayEntry): UpstreamSession {

@@ -87,14 +87,6 @@ export class UpstreamSession {
     return this.connecting;
   }
 
-  get era(): 'modern' | 'legacy' | undefined {
-    return this.client?.getProtocolEra() === 'modern' ? 'modern' : this.client ? 'legacy' : undefined;
-  }
-
-  get connected(): boolean {
-    return this.client !== null;
-  }
-
   /** A liveness check over this session (ping, or server/discover on 2026-07-28). */
   async ping(timeoutMs: number): Promise<void> {
     // The health check is the one caller that always really tries: it is how recovery is seen.

@@ -6,10 +6,10 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { once } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import net, { type AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { JSONRPCMessage } from '@modelcontextprotocol/client';
 import { WebSocketServer, type WebSocket, type ServerOptions } from 'ws';
 import { WebSocketClientTransport } from './websocket-client.transport.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 interface TestServer {
   url: URL;
@@ -90,13 +90,6 @@ async function connected(server: TestServer, headers?: Record<string, string>): 
   return observed;
 }
 
-async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(5);
-  }
-}
 
 afterEach(async () => {
   for (const transport of transports.splice(0)) await transport.close();

@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { withTimeout } from '#app/common/with-timeout.js';
 import { ConfigError, loadConfig } from '#app/config/app-config.js';
 import { createDataSource, describeError } from '#app/database/data-source.js';
 
@@ -16,16 +17,13 @@ async function probeOnce(timeoutMs: number): Promise<void> {
     ? { ...config.database, poolSize: 1, maxOverflow: 0, poolTimeoutMs: timeoutMs }
     : config.database;
   const dataSource = createDataSource(db);
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
+    await withTimeout(
       dataSource.initialize().then(() => dataSource.query('SELECT 1')),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+      timeoutMs,
+      `no answer within ${timeoutMs} ms`,
+    );
   } finally {
-    clearTimeout(timer);
     if (dataSource.isInitialized) await dataSource.destroy().catch(() => undefined);
   }
 }

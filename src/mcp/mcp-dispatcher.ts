@@ -15,6 +15,7 @@ import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
 import { ResourceReader } from '#app/resources/resource-reader.js';
 import { ToolInvoker } from '#app/tools/tool-invoker.js';
 import { FederatedCalls } from '#app/federation/federated-calls.js';
+import { isObject } from '#app/common/is-object.js';
 import { renderList, type ListMethod } from './catalog-lists.js';
 import { RawResult, decorateModern } from './mcp-results.js';
 import type { McpConnectionContext } from './mcp-context.js';
@@ -81,7 +82,6 @@ export function responseErrorCode(body: string): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const validId = (id: unknown): id is JsonRpcId => typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id));
 
 /**

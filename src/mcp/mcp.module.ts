@@ -8,7 +8,7 @@ import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG, HTTP_HOST } from '#app/config/config.module.js';
 import { FederationModule } from '#app/federation/federation.module.js';
 import { FederatedCalls } from '#app/federation/federated-calls.js';
-import { FEDERATED_RESOURCE_UPDATED } from '#app/federation/federation.service.js';
+import { FEDERATED_RESOURCE_UPDATED } from '#app/federation/upstream-notifications.js';
 import { MetricsModule } from '#app/metrics/metrics.module.js';
 import { MetricsService } from '#app/metrics/metrics.service.js';
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';

@@ -34,6 +34,7 @@ export class PromptsService extends CatalogItemService<PromptEntity, PromptRespo
     return {
       id: prompt.id,
       name: prompt.name,
+      original_name: prompt.originalName,
       description: prompt.description,
       template: prompt.template,
       arguments: prompt.arguments.map((a) => ({ ...a, required: a.required ?? false })),

@@ -5,6 +5,7 @@
 import { STATUS_CODES } from 'node:http';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { Agent, request, type Dispatcher } from 'undici';
+import { isObject } from '#app/common/is-object.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import type { CallToolResult } from '#app/mcp/mcp-types.js';
@@ -358,7 +359,7 @@ function toResult(target: RestToolTarget, req: PreparedRequest, res: Extract<Att
   const result: CallToolResult = { content: [{ type: 'text', text: JSON.stringify(parsed.value, null, 2) }] };
   if (target.outputSchema) {
     // MCP requires structuredContent to be an object: wrap scalars and arrays.
-    result.structuredContent = isPlainObject(parsed.value) ? parsed.value : { result: parsed.value };
+    result.structuredContent = isObject(parsed.value) ? parsed.value : { result: parsed.value };
   }
   return result;
 }
@@ -501,9 +502,6 @@ function parseJson(text: string): { value: unknown } | undefined {
   }
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function collapse(text: string): string {
   return text.replace(/\s+/g, ' ').trim();

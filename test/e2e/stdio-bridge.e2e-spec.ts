@@ -7,6 +7,7 @@ import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { ROOT, api } from '../helpers/gateway-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The stdio bridge (`translate`) as a real process, built (`npx nest build`) and run the way
@@ -51,13 +52,6 @@ async function health(bridge: Bridge): Promise<{ status: string; child: string; 
   return (await api(bridge.base, 'GET', '/healthz')).body;
 }
 
-async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(50);
-  }
-}
 
 function isGone(pid: number): boolean {
   try {

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import {
   FIXTURE_URIS,
@@ -13,6 +12,7 @@ import {
   startUpstream,
   type UpstreamFixture,
 } from '../fixtures/upstream-server.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The upstream fixture (test/fixtures/upstream-server.ts) exercised with the official SDK v2
@@ -60,13 +60,6 @@ function text(result: { content?: unknown }): string {
   return content.filter((c) => c.type === 'text').map((c) => c.text).join('');
 }
 
-async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
 
 describe('upstream fixture (official SDK v2 server, both eras)', () => {
   let fixture: UpstreamFixture;

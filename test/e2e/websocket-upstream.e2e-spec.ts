@@ -4,19 +4,12 @@
  * stands in for an upstream MCP server reached over WebSocket.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/client';
 import { WebSocketClientTransport } from '#app/federation/websocket-client.transport.js';
 import { TEST_SECRET, bearer } from '../helpers/auth.js';
 import { api, startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
+import { waitFor } from '../helpers/wait.js';
 
-async function waitFor(check: () => boolean, ms = 3000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(10);
-  }
-}
 
 describe('WebSocketClientTransport against the gateway /ws', () => {
   let gw: GatewayProcess;

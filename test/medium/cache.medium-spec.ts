@@ -11,6 +11,7 @@ import { RedisHealth } from '#app/cache/redis-health.js';
 import { loadConfig } from '#app/config/app-config.js';
 import { freePort } from '../helpers/gateway-process.js';
 import { REDIS_URL, serviceAvailable } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * One behavioural table for the cache, the bus and the lock, run against the in-memory and the
@@ -23,14 +24,6 @@ const PREFIX = `mcpgw-test-${randomBytes(4).toString('hex')}:`;
 const cacheConfig = loadConfig({ CACHE_TYPE: 'redis', REDIS_URL, CACHE_PREFIX: PREFIX, REDIS_MAX_RETRIES: '1', REDIS_RETRY_INTERVAL_MS: '200' }).cache;
 const unique = (label: string): string => `${label}-${randomBytes(4).toString('hex')}`;
 
-/** Polls until `done()` is true, or fails after `timeoutMs`. */
-async function waitFor(done: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /** `promise`, or `fallback` after `ms`; the timer is cleared so it never holds the process open. */
 async function within<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {

@@ -20,6 +20,7 @@ import { newSessionId, type SessionPatch, type SessionRecord } from '#app/sessio
 import { MemorySessionStore, RedisSessionStore, SessionExistsError, SessionStore } from '#app/sessions/session.store.js';
 import { SessionsModule } from '#app/sessions/sessions.module.js';
 import { REDIS_URL, serviceAvailable } from '../helpers/services.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * One behavioural table for the session store and the session message log, run against the
@@ -32,14 +33,6 @@ const hasRedis = await serviceAvailable('redis');
 const PREFIX = `mcpgw-test-${randomBytes(4).toString('hex')}:`;
 const cacheConfig = loadConfig({ CACHE_TYPE: 'redis', REDIS_URL, CACHE_PREFIX: PREFIX, REDIS_MAX_RETRIES: '1', REDIS_RETRY_INTERVAL_MS: '200' }).cache;
 
-/** Polls until `done()` is true, or fails after `timeoutMs`. */
-async function waitFor(done: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(5);
-  }
-}
 
 const record = (overrides: Partial<SessionRecord> = {}): SessionRecord => ({
   id: newSessionId(),

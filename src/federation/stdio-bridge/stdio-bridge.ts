@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Writable } from 'node:stream';
+import { isObject } from '#app/common/is-object.js';
 import { ErrorCode, type JsonRpcId } from '#app/mcp/mcp-types.js';
 import { isLegacyVersion } from '#app/mcp/protocol.js';
 import { SseWriter } from '#app/mcp/transports/sse-writer.js';
@@ -710,9 +711,6 @@ class PostExchange {
   }
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent || res.destroyed) return;

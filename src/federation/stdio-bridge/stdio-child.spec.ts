@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LineSplitter, StdioChild, groupAlive, type JsonRpcMessage, type StdioChildOptions } from './stdio-child.js';
+import { waitFor } from '../../../test/helpers/wait.js';
 
 // A tiny stdio server: answers `echo`, never answers `hang`, exits on `die`.
 const ECHO_SERVER = `
@@ -19,13 +20,6 @@ require('node:readline').createInterface({ input: process.stdin }).on('line', (l
 });
 `;
 
-async function waitFor(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await sleep(10);
-  }
-}
 
 describe('LineSplitter', () => {
   it('frames lines across chunks, keeps a last line without newline, and skips an oversized line', () => {

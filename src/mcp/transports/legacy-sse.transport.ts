@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isSessionIdShape, newSessionId, type SessionRecord } from '#app/sessions/session-record.js';
+import { isObject } from '#app/common/is-object.js';
 import { errorResponse } from '../mcp-dispatcher.js';
 import { ErrorCode } from '../mcp-types.js';
 import { BATCH_VERSION } from '../protocol.js';
@@ -12,8 +13,6 @@ import { SseWriter } from './sse-writer.js';
 const SSE_STREAM = 'sse';
 /** Until `initialize` says otherwise, an HTTP+SSE session speaks the transport's own version. */
 const SSE_TRANSPORT_VERSION = '2024-11-05';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * The 2024-11-05 HTTP+SSE transport at `GET /sse` (and `/servers/{id}/sse`). The stream opens a

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthenticatedUser } from '#app/auth/auth.guard.js';
 import { InvalidEventIdError } from '#app/sessions/session-message-log.js';
 import { isSessionIdShape, newSessionId, type SessionRecord } from '#app/sessions/session-record.js';
+import { isObject } from '#app/common/is-object.js';
 import { errorResponse, responseErrorCode } from '../mcp-dispatcher.js';
 import { ErrorCode, type JsonRpcId } from '../mcp-types.js';
 import { BATCH_VERSION, META, MODERN_VERSIONS, isLegacyVersion, isModernVersion } from '../protocol.js';
@@ -12,8 +13,6 @@ import { SseWriter } from './sse-writer.js';
 
 /** The standalone GET stream's id in the session's message log. */
 const GET_STREAM = 'get';
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Streamable HTTP at `/mcp` (the whole catalog) and `/servers/{id}/mcp` (one virtual server),

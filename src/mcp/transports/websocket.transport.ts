@@ -6,6 +6,7 @@ import type { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.servi
 import type { AppConfig } from '#app/config/app-config.js';
 import type { MetricsService } from '#app/metrics/metrics.service.js';
 import { newSessionId } from '#app/sessions/session-record.js';
+import { isObject } from '#app/common/is-object.js';
 import type { McpSessionView } from '../mcp-context.js';
 import type { ClientRequests } from '../client-requests.js';
 import { errorResponse, type McpDispatcher } from '../mcp-dispatcher.js';
@@ -27,8 +28,6 @@ export interface WebSocketDeps {
   metrics: MetricsService;
   config: AppConfig;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * MCP over WebSocket at `/ws` and `/servers/{id}/ws`: subprotocol `mcp`, one JSON-RPC message

@@ -62,6 +62,8 @@ export class UpdatePromptDto extends PromptFieldsDto {
 export interface PromptResponse {
   id: string;
   name: string;
+  /** The upstream's own name for a federated prompt; null for stored prompts. */
+  original_name: string | null;
   description: string | null;
   template: string;
   arguments: Array<{ name: string; description?: string; required: boolean }>;

@@ -16,8 +16,8 @@ const REFRESH_LOCK_TTL_MS = 30_000;
  * `resources/updated` is published for the workers holding subscribed client streams.
  */
 @Injectable()
-export class FederationService implements OnModuleInit, OnModuleDestroy {
-  private readonly log = new Logger('Federation');
+export class UpstreamNotifications implements OnModuleInit, OnModuleDestroy {
+  private readonly log = new Logger('UpstreamNotifications');
   private readonly pending = new Map<string, NodeJS.Timeout>();
 
   constructor(
