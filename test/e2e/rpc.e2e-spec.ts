@@ -1,9 +1,9 @@
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { TEST_SECRET, bearer } from '../helpers/auth.js';
-import { api, startGateway, type ApiResponse, type GatewayProcess } from '../helpers/gateway-process.js';
+import { api, postOversized, startGateway, type ApiResponse, type GatewayProcess } from '../helpers/gateway-process.js';
 import { sampleValue } from '../helpers/pm2-cluster.js';
 
 /**
@@ -552,23 +552,8 @@ describe('JSON-RPC over POST /rpc and POST / (embedded default)', () => {
     });
 
     it('answers 413 JSON with a correlation id for a 5 MiB body (MAX_BODY_SIZE defaults to 4 MiB)', async () => {
-      // The gateway refuses on the declared Content-Length and closes the connection, so a client
-      // still writing 5 MiB may hit EPIPE before reading the answer (a race that made this test
-      // flaky through fetch). Declare 5 MiB, send the first bytes, and read the reply.
-      const res = await new Promise<{ status: number; headers: IncomingHttpHeaders; body: any }>((resolve, reject) => {
-        const req = request(`${gw.url}/rpc`, {
-          method: 'POST',
-          agent: false,
-          headers: { authorization: auth, 'content-type': 'application/json', 'content-length': String(5 * 1024 * 1024) },
-        });
-        req.on('response', (r) => {
-          let text = '';
-          r.on('data', (c: Buffer) => (text += c.toString()));
-          r.on('end', () => resolve({ status: r.statusCode ?? 0, headers: r.headers, body: JSON.parse(text) }));
-        });
-        req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
-        req.write(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(1024)}`);
-      });
+      // Declared, not sent: see postOversized.
+      const res = await postOversized(`${gw.url}/rpc`, { authorization: auth }, 5 * 1024 * 1024);
       expect(res.status).toBe(413);
       expect(res.headers['content-type']).toMatch(/^application\/json/);
       expect(res.body).toMatchObject({ statusCode: 413, message: expect.any(String) });

@@ -6,7 +6,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport as V1SseTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { ROOT, api } from '../helpers/gateway-process.js';
+import { ROOT, api, postOversized } from '../helpers/gateway-process.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -186,7 +186,7 @@ describe('stdio bridge (translate)', () => {
     expect((await api(bridge.base, 'POST', '/mcp', { body: call('7'), headers: session })).body).toEqual({ jsonrpc: '2.0', id: '7', result: { content: [{ type: 'text', text: '2' }] } });
     expect((await api(bridge.base, 'POST', '/mcp', { body: call(7), headers: session })).body.id).toBe(7);
     expect((await api(bridge.base, 'POST', '/mcp', { body: { ...ping, id: 'p' }, headers: session })).body).toEqual({ jsonrpc: '2.0', id: 'p', result: {} });
-    expect((await api(bridge.base, 'POST', '/mcp', { raw: 'x'.repeat(5 * 1024 * 1024), headers: { ...json, ...session } })).status).toBe(413);
+    expect((await postOversized(`${bridge.base}/mcp`, { ...json, ...session }, 5 * 1024 * 1024)).status).toBe(413);
     expect((await api(bridge.base, 'DELETE', '/mcp', { headers: session })).status).toBe(200);
     expect((await api(bridge.base, 'POST', '/mcp', { body: ping, headers: session })).status).toBe(404);
   });

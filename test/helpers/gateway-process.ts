@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -107,4 +108,27 @@ export async function api<T = any>(
   let parsed: unknown = text;
   if ((res.headers.get('content-type') ?? '').includes('json') && text) parsed = JSON.parse(text);
   return { status: res.status, headers: res.headers, body: parsed as T };
+}
+
+/**
+ * POSTs a body that declares `declaredBytes` but sends only its first kilobyte, and reads the
+ * reply. A server that refuses an oversized body answers 413 and closes the connection; a client
+ * still uploading the whole body may hit EPIPE before it reads that answer (a race that made
+ * fetch-based 413 tests flaky), so this one never sends it all.
+ */
+export function postOversized(url: string, headers: Record<string, string>, declaredBytes: number): Promise<{ status: number; headers: IncomingHttpHeaders; body: any }> {
+  return new Promise((resolveReply, reject) => {
+    const req = request(url, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json', ...headers, 'content-length': String(declaredBytes) },
+    });
+    req.on('response', (r) => {
+      let text = '';
+      r.on('data', (c: Buffer) => (text += c.toString()));
+      r.on('end', () => resolveReply({ status: r.statusCode ?? 0, headers: r.headers, body: text ? JSON.parse(text) : null }));
+    });
+    req.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
+    req.write(`{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"${'x'.repeat(1024)}`);
+  });
 }
