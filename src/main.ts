@@ -17,6 +17,9 @@ function configOrExit(): AppConfig {
 }
 
 const config = configOrExit();
+// Before anything else runs, and only when asked: with observability off no OpenTelemetry SDK
+// code is even loaded.
+if (config.otel.enabled) (await import('./metrics/otel-sdk.js')).startTracing(config);
 try {
   const app = await createApp(config);
   const lifecycle = new WorkerLifecycle(app, config);

@@ -1,6 +1,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { withTimeout } from '#app/common/with-timeout.js';
 import type { AppConfig } from '#app/config/app-config.js';
+import { infraErrors } from '#app/metrics/infra-errors.js';
+import { tracing } from '#app/metrics/tracing.js';
 
 /**
  * Builds an ioredis client that never gives up on the server: it reconnects every
@@ -19,7 +21,27 @@ export function createRedisClient(cache: AppConfig['cache'], connectionName: str
     ...overrides,
   });
   // Without a listener, ioredis reports connection errors as unhandled 'error' events.
-  client.on('error', () => undefined);
+  client.on('error', () => void infraErrors.redisConnection++);
+  // Every command passes here: failures are counted, and with tracing on each is a client span.
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command, stream) => {
+    command.promise.catch(() => void infraErrors.redisCommand++);
+    if (tracing) {
+      const { api, tracer } = tracing;
+      const span = tracer.startSpan(`redis ${command.name}`, {
+        kind: api.SpanKind.CLIENT,
+        attributes: { 'db.system.name': 'redis', 'db.operation.name': command.name, 'db.client.connection.name': connectionName },
+      });
+      command.promise.then(
+        () => span.end(),
+        (error: Error) => {
+          span.setStatus({ code: api.SpanStatusCode.ERROR, message: error.message });
+          span.end();
+        },
+      );
+    }
+    return send(command, stream);
+  };
   return client;
 }
 

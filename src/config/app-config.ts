@@ -68,7 +68,10 @@ export interface AppConfig {
     enabled: boolean;
     tracesExporter: 'otlp' | 'console' | 'none';
     endpoint?: string;
+    protocol: 'grpc' | 'http/protobuf' | 'http/json';
     serviceName: string;
+    // OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are validated here but read by the
+    // OpenTelemetry exporter and resource detector themselves, as their spec defines.
   };
 }
 
@@ -99,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     const value = env[key];
     if (value !== undefined && value.trim() !== '') raw[key] = value;
   }
-  for (const key of ['DATABASE_URL', 'ALLOWED_ORIGINS', 'OTEL_EXPORTER_OTLP_ENDPOINT']) {
+  for (const key of ['DATABASE_URL', 'ALLOWED_ORIGINS', 'OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_RESOURCE_ATTRIBUTES']) {
     const value = env[key];
     if (value !== undefined && value.trim() !== '') raw[key] = value.trim();
   }
@@ -209,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       enabled: vars.OTEL_ENABLE_OBSERVABILITY,
       tracesExporter: vars.OTEL_TRACES_EXPORTER as AppConfig['otel']['tracesExporter'],
       endpoint: vars.OTEL_EXPORTER_OTLP_ENDPOINT,
+      protocol: vars.OTEL_EXPORTER_OTLP_PROTOCOL as AppConfig['otel']['protocol'],
       serviceName: vars.OTEL_SERVICE_NAME,
     },
   };

@@ -139,7 +139,15 @@ export class EnvironmentVariables {
   @IsOptional()
   @Matches(/^https?:\/\/.+/, { message: 'allowed: an http:// or https:// URL' })
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
-  @IsString() OTEL_SERVICE_NAME = 'mcp-gateway';
+  @apply(oneOf(['grpc', 'http/protobuf', 'http/json'])) OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
+  /** `key=value` pairs, comma-separated (the OpenTelemetry format), e.g. auth headers of a vendor's collector. */
+  @IsOptional()
+  @Matches(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, { message: 'allowed: key=value pairs separated by commas' })
+  OTEL_EXPORTER_OTLP_HEADERS?: string;
+  @IsString() @MinLength(1, { message: 'allowed: a non-empty name' }) OTEL_SERVICE_NAME = 'mcp-gateway';
+  @IsOptional()
+  @Matches(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, { message: 'allowed: key=value pairs separated by commas' })
+  OTEL_RESOURCE_ATTRIBUTES?: string;
 }
 
 /** Defaults that are only fit for a laptop; the gateway warns when it runs with them. */

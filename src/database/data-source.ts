@@ -1,8 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DataSource, MigrationExecutor, type DataSourceOptions, type Migration } from 'typeorm';
+import { DataSource, MigrationExecutor, type DataSourceOptions, type Logger as TypeOrmLogger, type Migration } from 'typeorm';
 import type { AppConfig } from '#app/config/app-config.js';
+import { infraErrors } from '#app/metrics/infra-errors.js';
+import { inSpan, tracing } from '#app/metrics/tracing.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
 
@@ -13,13 +15,23 @@ const OVERFLOW_IDLE_MS = 10_000;
 
 type Log = (message: string) => void;
 
+/** TypeORM prints nothing (errors reach callers as exceptions); failed statements are counted. */
+const countingLogger: TypeOrmLogger = {
+  logQuery: () => undefined,
+  logQueryError: () => void infraErrors.dbQuery++,
+  logQuerySlow: () => undefined,
+  logSchemaBuild: () => undefined,
+  logMigration: () => undefined,
+  log: () => undefined,
+};
+
 /**
  * One builder drives the app, the migration CLI and the start-up probe, so they can never
  * disagree on how to connect. SQLite for the embedded default; PostgreSQL through pg's pool with
  * the seed's pool settings mapped onto pg-pool's options.
  */
 export function buildDataSourceOptions(db: AppConfig['database']): DataSourceOptions {
-  const common = { entities: ENTITIES, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logging: false } as const;
+  const common = { entities: ENTITIES, migrations: MIGRATIONS, synchronize: false, migrationsRun: false, logger: countingLogger } as const;
   if (db.type === 'sqlite') {
     mkdirSync(dirname(db.sqlitePath), { recursive: true });
     // WAL lets readers run beside a writer; the busy timeout rides out a concurrent writer.
@@ -30,6 +42,8 @@ export function buildDataSourceOptions(db: AppConfig['database']): DataSourceOpt
     type: 'postgres',
     url: db.url,
     applicationName: 'mcp-gateway',
+    // An idle connection that broke (server restart, network): counted; the pool replaces it.
+    poolErrorHandler: () => void infraErrors.dbConnection++,
     extra: {
       min: db.poolSize,
       max: db.poolSize + db.maxOverflow,
@@ -43,6 +57,56 @@ export function buildDataSourceOptions(db: AppConfig['database']): DataSourceOpt
 
 export function createDataSource(db: AppConfig['database']): DataSource {
   return new DataSource(buildDataSourceOptions(db));
+}
+
+/**
+ * With tracing on, every SQL statement TypeORM runs is a client span (the statement text, never
+ * its parameters), the child of whatever request caused it.
+ */
+export function traceQueries(dataSource: DataSource): void {
+  const t = tracing;
+  if (!t) return;
+  const system = dataSource.options.type === 'postgres' ? 'postgresql' : 'sqlite';
+  const driver = dataSource.driver;
+  const createQueryRunner = driver.createQueryRunner.bind(driver);
+  // SQLite's driver hands out one runner again and again: wrap each runner once.
+  const wrapped = new WeakSet<object>();
+  driver.createQueryRunner = (mode) => {
+    const runner = createQueryRunner(mode);
+    if (wrapped.has(runner)) return runner;
+    wrapped.add(runner);
+    const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
+    (runner as { query: unknown }).query = (sql: string, ...rest: unknown[]) => {
+      const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'QUERY';
+      const attributes = { 'db.system.name': system, 'db.operation.name': operation, 'db.query.text': sql.length > 2048 ? `${sql.slice(0, 2048)}…` : sql };
+      return inSpan(t, `${operation} ${system}`, t.api.SpanKind.CLIENT, attributes, () => query(sql, ...rest));
+    };
+    return runner;
+  };
+}
+
+type PgConnectCallback = (error: Error | undefined, ...rest: unknown[]) => void;
+
+/**
+ * Counts failed connection attempts of the PostgreSQL pool (server down, refused, pool
+ * timeout): they fail before a statement runs, so the query logger never sees them.
+ */
+export function countConnectFailures(dataSource: DataSource): void {
+  const pool = (dataSource.driver as unknown as { master?: { connect: (cb?: PgConnectCallback) => unknown } }).master;
+  if (!pool) return;
+  const connect = pool.connect.bind(pool);
+  pool.connect = (callback?: PgConnectCallback) => {
+    if (!callback) {
+      return (connect() as Promise<unknown>).catch((error: unknown) => {
+        infraErrors.dbConnection++;
+        throw error;
+      });
+    }
+    return connect((error, ...rest) => {
+      if (error) infraErrors.dbConnection++;
+      callback(error, ...rest);
+    });
+  };
 }
 
 /** Connects, retrying DB_MAX_RETRIES times DB_RETRY_INTERVAL_MS apart. Throws the last error. */

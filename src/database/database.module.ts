@@ -2,7 +2,7 @@ import { Global, Inject, Logger, Module, type OnApplicationShutdown } from '@nes
 import { DataSource } from 'typeorm';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
-import { checkConnectionBudget, connectWithRetry, createDataSource, runMigrations } from './data-source.js';
+import { checkConnectionBudget, connectWithRetry, countConnectFailures, createDataSource, runMigrations, traceQueries } from './data-source.js';
 import { DatabasePool } from './database-pool.js';
 
 /**
@@ -20,6 +20,8 @@ import { DatabasePool } from './database-pool.js';
         const log = new Logger('Database');
         const dataSource = createDataSource(config.database);
         await connectWithRetry(dataSource, config.database, (m) => log.warn(m));
+        countConnectFailures(dataSource);
+        traceQueries(dataSource);
         if (config.database.migrateOnStart) {
           const ran = await runMigrations(dataSource);
           if (ran.length > 0) log.log(`ran ${ran.length} migration(s): ${ran.map((m) => m.name).join(', ')}`);

@@ -7,6 +7,7 @@ import type { McpRequest } from '#app/mcp/mcp-dispatcher.js';
 import { ErrorCode, McpError } from '#app/mcp/mcp-types.js';
 import { LOG_LEVELS, META } from '#app/mcp/protocol.js';
 import { isObject } from '#app/common/is-object.js';
+import { inSpan, tracing } from '#app/metrics/tracing.js';
 import { InputRounds, type RoundOutcome } from './input-rounds.js';
 import { UpstreamClientPool } from './upstream-client.pool.js';
 import { relayContext, type InputMethod, type RelayTarget } from './upstream-relay.js';
@@ -191,7 +192,17 @@ export class FederatedCalls {
           throw mapUpstreamError(error, gateway, timeoutMs, request);
         }
         try {
-          return cleanResult(await op(client, options(signal)), request);
+          const call = () => op(client, options(signal));
+          const result = tracing
+            ? await inSpan(tracing, `upstream ${request.method}`, tracing.api.SpanKind.CLIENT, {
+                'rpc.system': 'jsonrpc',
+                'rpc.method': request.method,
+                'mcp.gateway': gateway.name,
+                'mcp.upstream.transport': gateway.transport,
+                'server.address': gateway.url,
+              }, call)
+            : await call();
+          return cleanResult(result, request);
         } catch (error) {
           throw refused ?? mapUpstreamError(error, gateway, timeoutMs, request);
         }
@@ -269,6 +280,8 @@ export class FederatedCalls {
     const meta = isObject(request.params._meta) ? request.params._meta : undefined;
     const out: Record<string, unknown> = {};
     if (meta) for (const key of ['traceparent', 'tracestate', 'baggage']) if (meta[key] !== undefined) out[key] = meta[key];
+    // Tracing on: the upstream continues our upstream-call span (a child of the client's context).
+    if (tracing) tracing.api.propagation.inject(tracing.api.context.active(), out);
     // Only a 2026-07-28 upstream: envelope keys would make a 2025 server read the request as 2026.
     const level = this.logLevel(request);
     if (level && request.ctx.notify && client.getProtocolEra() === 'modern') out[META.logLevel] = level;

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Span } from 'nestjs-otel';
 import { DistributedLock } from '#app/cache/distributed-lock.js';
 import { CatalogEvents } from '#app/catalog/catalog-events.js';
 import type { GatewayEntry } from '#app/catalog/catalog-snapshot.js';
@@ -95,6 +96,7 @@ export class GatewayHealthService implements OnApplicationBootstrap, OnApplicati
     }
   }
 
+  @Span('gateway.health_check_round')
   private async checkAll(): Promise<void> {
     const queue = [...this.catalog.current.gateways.values()];
     const worker = async () => {

@@ -1,5 +1,6 @@
 import { BadGatewayException, GatewayTimeoutException, Inject, Injectable, Logger } from '@nestjs/common';
 import { SdkError, SdkErrorCode } from '@modelcontextprotocol/client';
+import { Span } from 'nestjs-otel';
 import type { AuthValuesDto } from '#app/auth/dto/auth-values.dto.js';
 import { StoredCredentials } from '#app/auth/stored-credentials.js';
 import { CatalogEvents } from '#app/catalog/catalog-events.js';
@@ -77,6 +78,7 @@ export class GatewaysService extends CatalogItemService<GatewayEntity, GatewayRe
   }
 
   /** Re-discovers the upstream's tools, resources and prompts now (POST /gateways/{id}/tools/refresh). */
+  @Span('gateway.refresh')
   async refresh(id: string): Promise<{ gateway: GatewayResponse; tools: number; resources: number; prompts: number }> {
     const gateway = await this.find(id);
     const response = await this.sync(gateway, 'updated');
@@ -147,6 +149,7 @@ export class GatewaysService extends CatalogItemService<GatewayEntity, GatewayRe
     return this.toResponse(saved);
   }
 
+  @Span('gateway.discover')
   private async discover(gateway: GatewayEntity): Promise<UpstreamOffer> {
     const session = this.pool.detached(toGatewayEntry(gateway));
     const timeoutMs = this.config.federation.connectTimeoutMs;

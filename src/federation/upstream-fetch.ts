@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FetchLike } from '@modelcontextprotocol/client';
 import { Agent, request } from 'undici';
+import { injectTraceHeaders } from '#app/metrics/tracing.js';
 
 /** Keep-alive connections to upstreams, shared by every pooled session of this worker. */
 const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 });
@@ -18,6 +19,7 @@ export const upstreamFetch: FetchLike = async (input, init) => {
   new Headers(init?.headers).forEach((value, key) => {
     headers[key] = value;
   });
+  injectTraceHeaders(headers); // W3C traceparent of the upstream-call span, when tracing is on
   const res = await request(url, {
     method: (init?.method ?? 'GET') as 'GET',
     headers,

@@ -66,6 +66,12 @@ function resource(id: string, uri: string, extra: Partial<ResourceEntity> = {}):
 
 /** No gateways in these catalogs: nothing is federated. */
 const noFederation = { gatewayForUri: () => null, gatewayForTemplate: () => null } as never;
+/** Records what the dispatcher reports to the metrics. */
+const observed: { mcp: unknown[][]; tools: unknown[][] } = { mcp: [], tools: [] };
+const metrics = {
+  observeMcp: (...args: unknown[]) => void observed.mcp.push(args.slice(0, 3)),
+  observeTool: (...args: unknown[]) => void observed.tools.push(args.slice(0, 3)),
+};
 
 function prompt(id: string, name: string, template: string, args: PromptEntity['arguments']): PromptEntity {
   return { id, name, description: `the ${name} prompt`, template, arguments: args, tags: [], isActive: true, gatewayId: null, originalName: null, createdAt: UPDATED, updatedAt: UPDATED, version: 1 };
@@ -140,7 +146,7 @@ describe('McpDispatcher', () => {
     const catalog = { current: snapshot };
     const tools = { invoke: (t: ToolEntry, args: unknown, ctx: McpConnectionContext) => invoke(t, args, ctx) };
     const resources = { read: (entry: ResourceEntry) => read(entry) };
-    dispatcher = new McpDispatcher(catalog as never, tools as never, resources as never, new PromptRenderer(), noFederation);
+    dispatcher = new McpDispatcher(catalog as never, tools as never, resources as never, new PromptRenderer(), noFederation, metrics as never);
   });
 
   /** Dispatches one message and parses the reply. */
@@ -209,6 +215,21 @@ describe('McpDispatcher', () => {
       expect((await call('tools/call', {})).error).toMatchObject({ code: -32602, message: expect.stringMatching(/^tools\/call: name: /) });
       expect((await call('tools/call', { name: 42 })).error.code).toBe(-32602);
       expect((await call('tools/call', { name: 'ghost' })).error).toEqual({ code: -32602, message: 'unknown tool: ghost' });
+    });
+
+    it('reports each request and tool call to the metrics, with bounded method labels', async () => {
+      observed.mcp.length = 0;
+      observed.tools.length = 0;
+      await call('tools/call', { name: 'mid', arguments: {} });
+      await call('tools/call', { name: 'ghost' });
+      await call('no/such/method', {});
+      expect(observed.mcp).toEqual([
+        ['tools/call', 'rpc', 'ok'],
+        ['tools/call', 'rpc', '-32602'],
+        ['unknown', 'rpc', '-32601'],
+      ]);
+      // Only the call that reached a tool is a tool invocation.
+      expect(observed.tools).toEqual([['mid', 'local', 'success']]);
     });
   });
 
@@ -416,7 +437,7 @@ describe('McpDispatcher', () => {
     it('pages by LIST_PAGE_SIZE with an opaque nextCursor, and rejects bad cursors', async () => {
       const many = Array.from({ length: LIST_PAGE_SIZE + 50 }, (_, i) => tool(`bulk${i}`, `bulk_${String(i).padStart(4, '0')}`));
       const big = CatalogSnapshot.build(2, rows(many));
-      const bigDispatcher = new McpDispatcher({ current: big } as never, { invoke } as never, {} as never, new PromptRenderer(), noFederation);
+      const bigDispatcher = new McpDispatcher({ current: big } as never, { invoke } as never, {} as never, new PromptRenderer(), noFederation, metrics as never);
       const page = async (cursor?: unknown) => JSON.parse((await bigDispatcher.dispatch(request('tools/list', cursor === undefined ? {} : { cursor }), context())) as string);
 
       const first = await page();

@@ -9,13 +9,15 @@ import {
   SubscribeRequestParamsSchema,
 } from '@modelcontextprotocol/core';
 import type { ZodType } from 'zod';
-import type { CatalogScope, CatalogSnapshot } from '#app/catalog/catalog-snapshot.js';
+import type { CatalogScope, CatalogSnapshot, ToolEntry } from '#app/catalog/catalog-snapshot.js';
 import { CatalogSnapshotService } from '#app/catalog/catalog-snapshot.service.js';
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
 import { ResourceReader } from '#app/resources/resource-reader.js';
 import { ToolInvoker } from '#app/tools/tool-invoker.js';
 import { FederatedCalls } from '#app/federation/federated-calls.js';
 import { isObject } from '#app/common/is-object.js';
+import { MetricsService, type ToolOutcome } from '#app/metrics/metrics.service.js';
+import { inSpan, redactArguments, tracing } from '#app/metrics/tracing.js';
 import { renderList, type ListMethod } from './catalog-lists.js';
 import { RawResult, decorateModern } from './mcp-results.js';
 import type { McpConnectionContext } from './mcp-context.js';
@@ -100,6 +102,7 @@ export class McpDispatcher {
     @Inject(ResourceReader) private readonly resources: ResourceReader,
     @Inject(PromptRenderer) private readonly prompts: PromptRenderer,
     @Inject(FederatedCalls) private readonly federation: FederatedCalls,
+    @Inject(MetricsService) private readonly metrics: MetricsService,
   ) {
     this.registerMethods();
   }
@@ -146,6 +149,35 @@ export class McpDispatcher {
     }
     if (!validId(id)) return errorResponse(null, ErrorCode.InvalidRequest, 'id must be a string or a number');
 
+    const started = performance.now();
+    const known = this.handlers.has(method) ? method : 'unknown';
+    const response = tracing ? await this.tracedRequest(id, method, known, params, ctx) : await this.request(id, method, params, ctx);
+    const code = responseErrorCode(response);
+    this.metrics.observeMcp(known, ctx.transport, code === undefined ? 'ok' : String(code), (performance.now() - started) / 1000);
+    return response;
+  }
+
+  /**
+   * A request under a JSON-RPC span: the child of the caller's trace context (a 2026-07-28
+   * request's `_meta.traceparent`, else the HTTP request's), parent of everything it causes.
+   */
+  private tracedRequest(id: JsonRpcId, method: string, known: string, params: Record<string, unknown>, ctx: McpConnectionContext): Promise<string> {
+    const t = tracing!;
+    const meta = isObject(params._meta) ? params._meta : undefined;
+    const parent = typeof meta?.traceparent === 'string' ? t.api.propagation.extract(t.api.context.active(), meta) : undefined;
+    const attributes = { 'rpc.system': 'jsonrpc', 'rpc.method': known, 'rpc.jsonrpc.request_id': String(id), 'mcp.transport': ctx.transport };
+    return inSpan(t, known, t.api.SpanKind.SERVER, attributes, async (span) => {
+      const response = await this.request(id, method, params, ctx);
+      const code = responseErrorCode(response);
+      if (code !== undefined) {
+        span.setAttribute('rpc.jsonrpc.error_code', code);
+        span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: `JSON-RPC error ${code}` });
+      }
+      return response;
+    }, parent);
+  }
+
+  private async request(id: JsonRpcId, method: string, params: Record<string, unknown>, ctx: McpConnectionContext): Promise<string> {
     try {
       const era = this.eraOf(method, params, ctx);
       const handler = this.handlers.get(method);
@@ -208,6 +240,22 @@ export class McpDispatcher {
     }
   }
 
+  /** One tools/call of a catalog tool, local (REST) or federated, counted by outcome. */
+  private async invokeTool(tool: ToolEntry, gateway: string, request: McpRequest): Promise<unknown> {
+    const started = performance.now();
+    let outcome: ToolOutcome = 'error';
+    try {
+      const result =
+        tool.gatewayId === null
+          ? await this.tools.invoke(tool, request.params.arguments, request.ctx)
+          : await this.federation.callTool(tool, this.tools.validArguments(tool, request.params.arguments), request);
+      outcome = isObject(result) && result.resultType === 'input_required' ? 'input_required' : isObject(result) && result.isError === true ? 'tool_error' : 'success';
+      return result;
+    } finally {
+      this.metrics.observeTool(tool.name, gateway, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
   private registerMethods(): void {
     const h = this.handlers;
     h.set('initialize', checked(InitializeRequestParamsSchema, ({ params }) => ({
@@ -235,11 +283,12 @@ export class McpDispatcher {
     }
 
     h.set('tools/call', checked(CallToolRequestParamsSchema, (request) => {
-      const { params, scope, ctx } = request;
-      const tool = scope.toolsByName.get(params.name as string);
-      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${String(params.name)}`);
-      if (tool.gatewayId === null) return this.tools.invoke(tool, params.arguments, ctx);
-      return this.federation.callTool(tool, this.tools.validArguments(tool, params.arguments), request);
+      const tool = request.scope.toolsByName.get(request.params.name as string);
+      if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${String(request.params.name)}`);
+      const gateway = tool.gatewayId === null ? 'local' : (request.snapshot.gateways.get(tool.gatewayId)?.name ?? tool.gatewayId);
+      if (!tracing) return this.invokeTool(tool, gateway, request);
+      const attributes = { 'mcp.tool.name': tool.name, 'mcp.gateway': gateway, 'mcp.tool.arguments': redactArguments(request.params.arguments) };
+      return inSpan(tracing, `tools/call ${tool.name}`, tracing.api.SpanKind.INTERNAL, attributes, () => this.invokeTool(tool, gateway, request));
     }));
 
     h.set('resources/read', checked(ReadResourceRequestParamsSchema, async (request) => {

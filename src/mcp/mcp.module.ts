@@ -10,7 +10,9 @@ import { FederationModule } from '#app/federation/federation.module.js';
 import { FederatedCalls } from '#app/federation/federated-calls.js';
 import { FEDERATED_RESOURCE_UPDATED } from '#app/federation/upstream-notifications.js';
 import { MetricsModule } from '#app/metrics/metrics.module.js';
+import { traceHttp } from '#app/metrics/http-tracing.js';
 import { MetricsService } from '#app/metrics/metrics.service.js';
+import { tracing } from '#app/metrics/tracing.js';
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
 import { ResourcesModule } from '#app/resources/resources.module.js';
 import { ResourceReader } from '#app/resources/resource-reader.js';
@@ -27,6 +29,7 @@ import { LiveStreams } from './session-context.js';
 import { McpHttpExchange, keepRawJson } from './transports/http-common.js';
 import { registerLegacySseTransport } from './transports/legacy-sse.transport.js';
 import { registerRpcTransport } from './transports/rpc.transport.js';
+import { SseWriter } from './transports/sse-writer.js';
 import { registerStreamableHttpTransport } from './transports/streamable-http.transport.js';
 import { WebSocketTransport } from './transports/websocket.transport.js';
 
@@ -63,6 +66,11 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
     @Inject(FederatedCalls) private readonly federation: FederatedCalls,
   ) {
     this.live = new LiveStreams(log);
+    metrics.setSources({
+      sessions: () => this.live.sessionsByTransport(),
+      sseStreams: () => SseWriter.open,
+      gateways: () => this.catalog.current.gateways.values(),
+    });
     this.inFlight = new InFlightRequests(bus);
     this.clientRequests = new ClientRequests(bus, config.tools.timeoutMs);
   }
@@ -73,6 +81,7 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
       this.host.mcpServerOptions({ bodyLimit: this.config.server.maxBodyBytes, trustProxy: true, ...correlationOptions }),
     );
     keepRawJson(fastify);
+    if (tracing) traceHttp(fastify, tracing);
     // No hooks on this instance: each costs measurably per request. The transports echo the
     // correlation id and record their metrics themselves (see McpHttpExchange).
     const exchange = new McpHttpExchange(this.guard, this.metrics);

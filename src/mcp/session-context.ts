@@ -19,6 +19,8 @@ export function sessionView(store: SessionStore, record: SessionRecord): McpSess
 }
 
 export interface LiveStream {
+  /** `listen` is a 2026-07-28 subscription stream: a stream, not a session. */
+  readonly transport: 'streamable-http' | 'sse' | 'ws' | 'listen';
   readonly sessionId: string;
   readonly streamId: string;
   /** Delivers whatever the log holds past what this stream already sent. */
@@ -56,6 +58,16 @@ export class LiveStreams {
 
   get size(): number {
     return this.bySession.size;
+  }
+
+  /** Sessions with a stream or connection held here, by transport (for `sessions_active`). */
+  sessionsByTransport(): Record<string, number> {
+    const counts: Record<string, number> = { 'streamable-http': 0, sse: 0, ws: 0 };
+    for (const streams of this.bySession.values()) {
+      const first = streams.values().next().value;
+      if (first && first.transport !== 'listen') counts[first.transport] = (counts[first.transport] ?? 0) + 1;
+    }
+    return counts;
   }
 
   /** Ends every stream held here, so a shutting-down worker is not held open by them. */

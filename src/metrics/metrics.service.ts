@@ -4,44 +4,160 @@ import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { DatabasePool } from '#app/database/database-pool.js';
+import { infraErrors } from './infra-errors.js';
+
+/** Outcome of one tool invocation, as `tool_invocations_total` labels it. */
+export type ToolOutcome = 'success' | 'tool_error' | 'error' | 'input_required';
 
 /**
- * The worker's Prometheus registry: process defaults, HTTP request counts and latencies, and
- * the database pool gauges (read at scrape time, so they cost nothing between scrapes).
+ * What the metrics read from other modules at scrape time. The MCP module fills these in, so
+ * the metrics module depends on nothing but the database pool, and the gauges cost nothing
+ * between scrapes.
+ */
+export interface MetricsSources {
+  /** Sessions with a connection or stream held open by this worker, by transport. */
+  sessions(): Record<string, number>;
+  /** Server-Sent Events streams open on this worker. */
+  sseStreams(): number;
+  /** Active federated gateways and whether each is reachable. */
+  gateways(): Iterable<{ name: string; reachable: boolean }>;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Tool calls wait on REST endpoints and upstream servers: the buckets reach TOOL_TIMEOUT's range. */
+const TOOL_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+interface Series {
+  count: { inc(): void };
+  duration: { observe(v: number): void };
+}
+
+/**
+ * The worker's Prometheus registry: process defaults (event-loop lag included), HTTP, MCP and
+ * tool-call counts and latencies, the database pool, sessions and streams, upstream health and
+ * infrastructure errors. Under PM2, `/metrics` merges every worker's registry (see PodMetrics);
+ * each metric's `aggregator` says how (counters and histograms add up, health takes the worst).
  */
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
-  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
-  private readonly series = new Map<string, { count: { inc(): void }; duration: { observe(v: number): void } }>();
+  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly mcpRequests: Counter<'method' | 'transport' | 'status'>;
+  private readonly mcpDuration: Histogram<'method'>;
+  private readonly toolInvocations: Counter<'tool' | 'gateway' | 'outcome'>;
+  private readonly toolDuration: Histogram<'gateway'>;
+  /** Label children are cached: hashing a label set on every request is measurable. */
+  private readonly series = new Map<string, Series>();
+  private sources: MetricsSources = { sessions: () => ({}), sseStreams: () => 0, gateways: () => [] };
 
   constructor(@Inject(DatabasePool) pool: DatabasePool, @Inject(APP_CONFIG) config: AppConfig) {
+    const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'gateway_worker_info',
-      help: 'Identifies the worker that answered this scrape (PM2 instance and pid)',
+      help: 'The workers that make up this scrape (PM2 instance and pid); 1 per worker',
       labelNames: ['instance', 'pid'],
-      registers: [this.registry],
+      registers,
     }).set({ instance: String(config.workers.instanceId), pid: String(process.pid) }, 1);
+
     this.httpRequests = new Counter({
       name: 'http_requests_total',
       help: 'HTTP requests answered, by method, route template and status code',
       labelNames: ['method', 'route', 'status'],
-      registers: [this.registry],
+      registers,
     });
     this.httpDuration = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency, from arrival to the last byte written',
       labelNames: ['method', 'route', 'status'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [this.registry],
+      buckets: LATENCY_BUCKETS,
+      registers,
     });
+    this.mcpRequests = new Counter({
+      name: 'mcp_requests_total',
+      help: 'MCP JSON-RPC requests handled, by method, transport and status (ok, or the JSON-RPC error code)',
+      labelNames: ['method', 'transport', 'status'],
+      registers,
+    });
+    this.mcpDuration = new Histogram({
+      name: 'mcp_request_duration_seconds',
+      help: 'MCP JSON-RPC request handling time, from dispatch to the serialized response',
+      labelNames: ['method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.toolInvocations = new Counter({
+      name: 'tool_invocations_total',
+      help: 'tools/call invocations, by tool, gateway ("local" for REST tools) and outcome',
+      labelNames: ['tool', 'gateway', 'outcome'],
+      registers,
+    });
+    this.toolDuration = new Histogram({
+      name: 'tool_invocation_duration_seconds',
+      help: 'tools/call latency, by gateway ("local" for REST tools)',
+      labelNames: ['gateway'],
+      buckets: TOOL_BUCKETS,
+      registers,
+    });
+
+    const sources = () => this.sources;
+    new Gauge({
+      name: 'sessions_active',
+      help: 'MCP sessions with a connection or stream open on this pod, by transport',
+      labelNames: ['transport'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [transport, count] of Object.entries(sources().sessions())) this.set({ transport }, count);
+      },
+    });
+    new Gauge({
+      name: 'sse_streams_open',
+      help: 'Server-Sent Events streams open on this pod (session, listen and upgraded POST streams)',
+      registers,
+      collect() {
+        this.set(sources().sseStreams());
+      },
+    });
+    new Gauge({
+      name: 'upstream_health',
+      help: 'Federated gateways: 1 reachable, 0 unreachable (health checks; inactive gateways are not listed)',
+      labelNames: ['gateway'],
+      // Every worker sees the same state; a pod-wide scrape reports the worst.
+      aggregator: 'min',
+      registers,
+      collect() {
+        this.reset();
+        for (const g of sources().gateways()) this.set({ gateway: g.name }, g.reachable ? 1 : 0);
+      },
+    });
+    const errors = (name: string, help: string, read: () => Record<string, number>) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['kind'],
+        registers,
+        collect() {
+          // The tally only grows; reset + inc re-publishes it as a counter.
+          this.reset();
+          for (const [kind, n] of Object.entries(read())) this.inc({ kind }, n);
+        },
+      });
+    errors('redis_errors_total', 'Redis failures: connection errors and failed commands', () => ({
+      connection: infraErrors.redisConnection,
+      command: infraErrors.redisCommand,
+    }));
+    errors('db_errors_total', 'Database failures: failed statements, and connections that failed or broke', () => ({
+      query: infraErrors.dbQuery,
+      connection: infraErrors.dbConnection,
+    }));
+
     const poolGauge = (name: string, help: string, read: (s: ReturnType<DatabasePool['stats']>) => number) =>
       new Gauge({
         name,
         help,
-        registers: [this.registry],
+        registers,
         collect() {
           this.set(read(pool.stats()));
         },
@@ -52,7 +168,12 @@ export class MetricsService {
     poolGauge('db_pool_connections_waiting', 'Requests queued for a connection', (s) => s.waiting);
   }
 
-  /** Counts every reply of a Fastify instance (the admin API's, and the MCP transports'). */
+  /** Where the session, stream and gateway gauges read from (set once by the MCP module). */
+  setSources(sources: Partial<MetricsSources>): void {
+    this.sources = { ...this.sources, ...sources };
+  }
+
+  /** Counts every reply of a Fastify instance (the admin API's; the MCP transports call observeHttp). */
   instrument(fastify: FastifyInstance): void {
     fastify.addHook('onResponse', (request, reply, done) => {
       // The route template, not the raw URL, keeps label cardinality bounded.
@@ -62,12 +183,38 @@ export class MetricsService {
   }
 
   observeHttp(method: string, route: string, status: number, seconds: number): void {
-    // Label children are cached: hashing the label set on every request is measurable.
-    const key = `${method} ${route} ${status}`;
+    const key = `h ${method} ${route} ${status}`;
     let series = this.series.get(key);
     if (!series) {
       const labels = { method, route, status: String(status) };
       series = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      this.series.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
+  }
+
+  /**
+   * One JSON-RPC request. `method` must be a known method name (or "unknown"), so label
+   * cardinality stays bounded whatever clients send; `status` is "ok" or the error code.
+   */
+  observeMcp(method: string, transport: string, status: string, seconds: number): void {
+    const key = `m ${method} ${transport} ${status}`;
+    let series = this.series.get(key);
+    if (!series) {
+      series = { count: this.mcpRequests.labels({ method, transport, status }), duration: this.mcpDuration.labels({ method }) };
+      this.series.set(key, series);
+    }
+    series.count.inc();
+    series.duration.observe(seconds);
+  }
+
+  /** One tools/call of a catalog tool (unknown names never get here: they fail as -32602 first). */
+  observeTool(tool: string, gateway: string, outcome: ToolOutcome, seconds: number): void {
+    const key = `t ${tool}\u0000${gateway}\u0000${outcome}`;
+    let series = this.series.get(key);
+    if (!series) {
+      series = { count: this.toolInvocations.labels({ tool, gateway, outcome }), duration: this.toolDuration.labels({ gateway }) };
       this.series.set(key, series);
     }
     series.count.inc();

@@ -9,6 +9,7 @@ import { isObject } from '#app/common/is-object.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import type { CallToolResult } from '#app/mcp/mcp-types.js';
+import { inSpan, injectTraceHeaders, tracing } from '#app/metrics/tracing.js';
 
 export type RestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -218,7 +219,18 @@ export class RestToolExecutor implements OnModuleDestroy {
    * One HTTP exchange, headers and body, under its own timeout. The response body is always
    * consumed or destroyed before this returns, so the socket goes back to the pool or is closed.
    */
-  private async attempt(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
+  private attempt(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
+    if (!tracing) return this.exchange(req, retryStatus, signal);
+    // Tracing on: each attempt is a client span, and the endpoint gets its W3C traceparent.
+    const attributes = { 'http.request.method': req.method, 'url.full': req.displayUrl };
+    return inSpan(tracing, `HTTP ${req.method}`, tracing.api.SpanKind.CLIENT, attributes, async (span) => {
+      const outcome = await this.exchange({ ...req, headers: injectTraceHeaders({ ...req.headers }) }, retryStatus, signal);
+      if (outcome.kind === 'done') span.setAttribute('http.response.status_code', outcome.status);
+      return outcome;
+    });
+  }
+
+  private async exchange(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
     signal?.throwIfAborted();
     const controller = new AbortController();
     let timedOut = false;

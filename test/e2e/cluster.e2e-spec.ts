@@ -49,6 +49,13 @@ const AUTH = basic('admin', 'changeme');
       expect(servedBy.size).toBe(2);
       for (const count of servedBy.values()) expect(count).toBeGreaterThan(0);
       expect([...servedBy.values()].reduce((a, b) => a + b, 0)).toBe(10);
+      // One scrape of /metrics reports the whole pod, whichever worker takes it.
+      for (let i = 0; i < 4; i++) {
+        const pod = await request(cluster.url, 'GET', '/metrics', { auth: AUTH });
+        expect(pod.status).toBe(200);
+        expect(sampleValue(pod.body, 'http_requests_total{method="GET",route="/tools/:id",status="200"}')).toBe(10);
+        expect(pod.body.match(/^gateway_worker_info\{/gm)).toHaveLength(2);
+      }
 
       for (let i = 0; i < 20 && events.length === 0; i++) await sleep(50);
       expect(events).toContainEqual({ kind: 'tool', id, action: 'created' });
@@ -84,9 +91,12 @@ const AUTH = basic('admin', 'changeme');
     await db?.drop();
   }, 60_000);
 
-  it('recycles workers gracefully while the others keep serving: no request fails', async () => {
+  it('recycles workers gracefully while the others keep serving: no request fails, and pod counters never drop', async () => {
     const pids = new Set<string>();
     const failures: string[] = [];
+    // Pod-wide count of earlier /metrics scrapes, as each scrape reports it (a request is counted
+    // once answered, so scrape k reports k - 1).
+    const reported: number[] = [];
     // Bounded: at most 10000 requests or 30 s, stopping once a replacement worker has answered.
     // (A recycle may already have happened while the cluster started, and the next one waits
     // for the 10 s per-host recycle window, so this can take that long.)
@@ -96,12 +106,14 @@ const AUTH = basic('admin', 'changeme');
       sent++;
       const res = await request(cluster.url, 'GET', '/metrics', { auth: AUTH }).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }));
       if (res.status !== 200) failures.push(`${res.status} ${res.body.slice(0, 100)}`);
-      const pid = /^gateway_worker_info\{[^}]*pid="(\d+)"/m.exec(res.body)?.[1];
-      if (pid) pids.add(pid);
+      for (const m of res.body.matchAll(/^gateway_worker_info\{[^}]*pid="(\d+)"/gm)) pids.add(m[1] as string);
+      reported.push(sampleValue(res.body, 'http_requests_total{method="GET",route="/metrics",status="200"}'));
     }
-    expect(failures).toEqual([]);
+    if (failures.length > 0) throw new Error(`${failures.length} of ${sent} requests failed (first: ${failures[0]}); PM2 said:\n${cluster.output()}`);
     // Both first workers pass 40-45 requests; one recycles and its replacement serves.
     if (pids.size < 3) throw new Error(`only ${pids.size} workers answered ${sent} requests; PM2 said:\n${cluster.output()}`);
     expect(cluster.output()).toMatch(/recycling after \d+ requests/);
+    // Retired workers' counts stay in the pod total: it never goes back, and misses nothing.
+    expect(reported).toEqual(reported.map((_, k) => k));
   }, 120_000);
 });

@@ -111,9 +111,9 @@ export interface WorkerScrape {
   text: string;
 }
 
-/** Scrapes /metrics once and says which worker answered (from gateway_worker_info). */
+/** Scrapes /metrics/worker once and says which worker answered (from gateway_worker_info). */
 export async function scrapeWorker(baseUrl: string, auth: string): Promise<WorkerScrape | null> {
-  const res = await request(baseUrl, 'GET', '/metrics', { auth });
+  const res = await request(baseUrl, 'GET', '/metrics/worker', { auth });
   if (res.status !== 200) return null;
   const pid = /^gateway_worker_info\{[^}]*pid="(\d+)"/m.exec(res.body)?.[1];
   return pid ? { pid, text: res.body } : null;

@@ -51,7 +51,7 @@ export function registerLegacySseTransport(fastify: FastifyInstance, deps: Sessi
     const endpoint = `${serverId === null ? '' : `/servers/${encodeURIComponent(serverId)}`}/message?session_id=${record.id}`;
     sse.event(endpoint, { event: 'endpoint' });
 
-    await serveSessionStream(deps, sse, record.id, SSE_STREAM, null);
+    await serveSessionStream(deps, sse, 'sse', record.id, SSE_STREAM, null);
     // The HTTP+SSE session lives as long as its stream.
     await sessions.delete(record.id).catch(() => undefined);
     await log.deleteSession(record.id).catch(() => undefined);

@@ -6,7 +6,7 @@ import type { SessionStore } from '#app/sessions/session.store.js';
 import type { ClientRequests } from '../client-requests.js';
 import type { InFlightRequests } from '../in-flight-requests.js';
 import type { McpDispatcher } from '../mcp-dispatcher.js';
-import type { LiveStreams } from '../session-context.js';
+import type { LiveStream, LiveStreams } from '../session-context.js';
 import type { McpHttpExchange } from './http-common.js';
 import type { SseWriter } from './sse-writer.js';
 
@@ -33,6 +33,7 @@ export interface SessionTransportDeps {
 export async function serveSessionStream(
   deps: Pick<SessionTransportDeps, 'log' | 'live' | 'sessions' | 'config'>,
   sse: SseWriter,
+  transport: LiveStream['transport'],
   sessionId: string,
   streamId: string,
   after: string | null,
@@ -70,6 +71,7 @@ export async function serveSessionStream(
   write(backlog);
   const unsubscribe = await log.subscribe(sessionId, streamId, pump);
   const remove = live.add({
+    transport,
     sessionId,
     streamId,
     pump,

@@ -5,6 +5,8 @@ import type { ServerResponse } from 'node:http';
  * it, events with optional ids, and comment keep-alives. `closed` resolves when the client goes.
  */
 export class SseWriter {
+  /** Streams open in this process (for `sse_streams_open`). */
+  static open = 0;
   readonly closed: Promise<void>;
   private ended = false;
   private keepalive: NodeJS.Timeout | null = null;
@@ -21,7 +23,9 @@ export class SseWriter {
       ...extraHeaders,
     });
     res.flushHeaders();
+    SseWriter.open++;
     this.closed = new Promise((resolve) => res.once('close', () => {
+      SseWriter.open--;
       this.ended = true;
       this.stopKeepalive();
       resolve();

@@ -235,6 +235,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
       JSON.stringify({ jsonrpc: '2.0', method, params: { ...p, _meta: { ...(isObject(p._meta) ? p._meta : {}), [META.subscriptionId]: id } } });
     sse.event(tagged('notifications/subscriptions/acknowledged', { notifications: honoured }));
     const remove = live.add({
+      transport: 'listen',
       sessionId: `listen:${String(request.id)}`,
       streamId: 'listen',
       pump: () => undefined,
@@ -281,7 +282,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
     }
     void reply.hijack();
     const sse = new SseWriter(reply.raw, { 'x-correlation-id': String(request.id) });
-    await serveSessionStream(deps, sse, record.id, GET_STREAM, last, backlog);
+    await serveSessionStream(deps, sse, 'streamable-http', record.id, GET_STREAM, last, backlog);
     return reply;
   };
 

@@ -102,6 +102,7 @@ export class WebSocketTransport {
       if (ws.readyState === ws.OPEN) ws.send(text);
     };
     const remove = live.add({
+      transport: 'ws',
       sessionId: session.id,
       streamId: 'ws',
       pump: () => undefined,

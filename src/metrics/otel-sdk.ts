@@ -1,0 +1,57 @@
+import * as api from '@opentelemetry/api';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { AppConfig } from '#app/config/app-config.js';
+import { SERVER_INFO } from '#app/mcp/protocol.js';
+import { setTracing } from './tracing.js';
+
+/**
+ * Starts the OpenTelemetry Node SDK for traces. main.ts imports this module only when
+ * OTEL_ENABLE_OBSERVABILITY is true, so with observability off none of this code is loaded.
+ *
+ * The gateway's spans are made by hand on its own seams (HTTP request, JSON-RPC method, tool
+ * call, upstream MCP call, SQL statement, Redis command; see `tracing`) rather than by
+ * monkey-patching instrumentations, which need a loader hook under ESM and cost on every
+ * request. Metrics stay on Prometheus (/metrics), so the SDK gets no metric readers; OTLP
+ * exporter headers (OTEL_EXPORTER_OTLP_HEADERS) and OTEL_RESOURCE_ATTRIBUTES are read by the
+ * SDK itself, as the OpenTelemetry spec defines.
+ */
+export function startTracing(config: AppConfig): void {
+  const { otel } = config;
+  const processors: SpanProcessor[] = [];
+  if (otel.tracesExporter === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
+  if (otel.tracesExporter === 'otlp') processors.push(new BatchSpanProcessor({ exporter: otlpExporter(otel) }));
+  const sdk = new NodeSDK({
+    serviceName: otel.serviceName,
+    resource: resourceFromAttributes({
+      'service.version': SERVER_INFO.version,
+      'service.instance.id': `${process.pid}`,
+      'mcp_gateway.worker': config.workers.instanceId,
+    }),
+    spanProcessors: processors,
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [],
+  });
+  sdk.start();
+  setTracing({
+    api,
+    tracer: api.trace.getTracer('mcp-gateway', SERVER_INFO.version),
+    shutdown: async () => {
+      setTracing(null);
+      await sdk.shutdown();
+    },
+  });
+}
+
+/** The OTLP exporter for OTEL_EXPORTER_OTLP_PROTOCOL, at OTEL_EXPORTER_OTLP_ENDPOINT (or the spec's default). */
+function otlpExporter(otel: AppConfig['otel']): SpanExporter {
+  if (otel.protocol === 'grpc') return new GrpcExporter(otel.endpoint ? { url: otel.endpoint } : {});
+  // The endpoint is the collector's base URL; HTTP exporters post traces to its /v1/traces.
+  const url = otel.endpoint ? `${otel.endpoint.replace(/\/+$/, '')}/v1/traces` : undefined;
+  return otel.protocol === 'http/json' ? new JsonExporter(url ? { url } : {}) : new ProtobufExporter(url ? { url } : {});
+}
