@@ -16,6 +16,7 @@ import {
 import { TEST_SECRET, bearer } from '../helpers/auth.js';
 import { api, freePort, startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { nginxAvailable, startNginx, type LoadBalancer } from '../helpers/nginx.js';
+import { sampleValue } from '../helpers/pm2-cluster.js';
 import { openSse } from '../helpers/sse.js';
 import { createTestDatabase } from '../helpers/postgres-db.js';
 import { serviceAvailable } from '../helpers/services.js';
@@ -501,6 +502,8 @@ type AnyClient = {
       expect(gateway).toMatchObject({ status: 'unreachable', reachable: false });
       expect(gateway.last_error).toEqual(expect.any(String));
       await onEveryWorker(async (base) => !(await toolNames(base)).includes('fixture-echo'));
+      const health = async (base: string) => sampleValue((await api(base, 'GET', '/metrics', { auth })).body as string, 'upstream_health{gateway="fixture"}');
+      for (const w of workers) expect(await health(w.url)).toBe(0);
       const started = Date.now();
       const call = await rpc('tools/call', { name: 'fixture-echo', arguments: { text: 'x' } });
       expect(Date.now() - started).toBeLessThan(500);
@@ -511,6 +514,7 @@ type AnyClient = {
       upstream = await startUpstream({ port: upstreamPort });
       await onEveryWorker(async (base) => (await toolNames(base)).includes('fixture-echo'), 15_000);
       expect((await api(lb.url, 'GET', `/gateways/${gatewayId}`, { auth })).body).toMatchObject({ status: 'active', reachable: true, last_error: null });
+      for (const w of workers) expect(await health(w.url)).toBe(1);
       // Both workers' pooled sessions reconnect on their next call.
       for (const w of workers) {
         let result: any;

@@ -588,5 +588,30 @@ describe('JSON-RPC over POST /rpc and POST / (embedded default)', () => {
       expect(sampleValue(text, 'http_requests_total{method="POST",route="/rpc",status="401"}')).toBeGreaterThan(0);
       expect(sampleValue(text, 'http_requests_total{method="POST",route="/",status="200"}')).toBeGreaterThan(0);
     });
+
+    it('counts JSON-RPC requests and tool calls, and exposes the session, stream, health, error and event-loop families', async () => {
+      const before = (await api(gw.url, 'GET', '/metrics', { auth })).body as string;
+      const pings = sampleValue(before, 'mcp_requests_total{method="ping",transport="rpc",status="ok"}');
+      const unknowns = sampleValue(before, 'mcp_requests_total{method="unknown",transport="rpc",status="-32601"}');
+      const fails = sampleValue(before, 'tool_invocations_total{tool="always_fails",gateway="local",outcome="tool_error"}');
+      for (let i = 0; i < 3; i++) await result('ping');
+      await rpcError('no/such/method');
+      await result('tools/call', { name: 'always_fails', arguments: { any: 'thing' } });
+      const text = (await api(gw.url, 'GET', '/metrics', { auth })).body as string;
+      expect(sampleValue(text, 'mcp_requests_total{method="ping",transport="rpc",status="ok"}')).toBe(pings + 3);
+      // Unknown method names share one label value: clients cannot blow up the series count.
+      expect(sampleValue(text, 'mcp_requests_total{method="unknown",transport="rpc",status="-32601"}')).toBe(unknowns + 1);
+      expect(text).not.toContain('no/such/method');
+      expect(sampleValue(text, 'tool_invocations_total{tool="always_fails",gateway="local",outcome="tool_error"}')).toBe(fails + 1);
+      expect(sampleValue(text, 'tool_invocations_total{tool="weather_post",gateway="local",outcome="success"}')).toBeGreaterThan(0);
+      expect(sampleValue(text, 'mcp_request_duration_seconds_count{method="ping"}')).toBeGreaterThanOrEqual(pings + 3);
+      expect(text).toMatch(/^tool_invocation_duration_seconds_bucket\{le="0\.005",gateway="local"\} \d+/m);
+      for (const family of ['sessions_active', 'sse_streams_open', 'upstream_health', 'redis_errors_total', 'db_errors_total', 'nodejs_eventloop_lag_p99_seconds']) {
+        expect(text).toContain(`# TYPE ${family} `);
+      }
+      expect(text).toMatch(/^sessions_active\{transport="streamable-http"\} 0$/m);
+      expect(text).toMatch(/^sse_streams_open 0$/m);
+      expect(text).toMatch(/^db_errors_total\{kind="query"\} 0$/m);
+    });
   });
 });

@@ -120,7 +120,7 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
       { traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01` },
     );
     expect(res.status).toBe(200);
-    expect((await res.json()).result.isError).toBeFalsy();
+    expect(((await res.json()) as any).result.isError).toBeFalsy();
 
     const inTrace = () => spans.filter((s) => s.traceId === CALLER_TRACE);
     await waitFor(() => inTrace().some((s) => s.name === 'POST /rpc') && inTrace().some((s) => s.name === 'HTTP POST'), 15_000);
@@ -190,7 +190,7 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
         },
       },
     }, { 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'up-echo' });
-    const body = await res.json();
+    const body = (await res.json()) as any;
     expect(body.result.content).toEqual([{ type: 'text', text: 'hi' }]);
 
     const inTrace = () => spans.filter((s) => s.traceId === trace);
