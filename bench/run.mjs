@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import { benchFederation } from './federation.mjs';
+import { benchObservability } from './observability.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -144,16 +145,25 @@ async function main() {
   });
   await new Promise((r) => rest.listen(restPort, '127.0.0.1', r));
 
-  // The gateway runs with the production node flags (package.json start, ecosystem.config.js).
+  // A gateway with the production node flags (package.json start, ecosystem.config.js), its own
+  // SQLite file, and the bench's TOOLS REST tools.
   const nodeArgs = (process.env.GW_NODE_ARGS ?? '--max-semi-space-size=8').split(' ').filter(Boolean);
-  const gateway = start([...nodeArgs, 'dist/main.js'], {
-    PORT: String(gwPort),
-    DATABASE_URL: `sqlite:///${join(dir, 'bench.db')}`,
-    JWT_SECRET_KEY: SECRET,
-    LOG_LEVEL: 'warn',
-    TOOL_CONCURRENT_LIMIT: '1000',
-  });
-  await waitFor(`http://127.0.0.1:${gwPort}/ready`, gateway);
+  let gateways = 0;
+  const startSeededGateway = async (env = {}, main = 'dist/main.js', port = undefined) => {
+    const gwPort = port ?? (await freePort());
+    const child = start([...nodeArgs, main], {
+      PORT: String(gwPort),
+      DATABASE_URL: `sqlite:///${join(dir, `bench-${gateways++}.db`)}`,
+      JWT_SECRET_KEY: SECRET,
+      LOG_LEVEL: 'warn',
+      TOOL_CONCURRENT_LIMIT: '1000',
+      ...env,
+    });
+    await waitFor(`http://127.0.0.1:${gwPort}/ready`, child);
+    await seedTools(gwPort);
+    return { url: `http://127.0.0.1:${gwPort}`, child };
+  };
+  const seedTools = async (gwPort) => {
   for (let i = 0; i < TOOLS; i++) {
     const res = await fetch(`http://127.0.0.1:${gwPort}/tools`, {
       method: 'POST',
@@ -169,6 +179,8 @@ async function main() {
     if (res.status !== 201) throw new Error(`creating a tool failed: ${res.status} ${await res.text()}`);
   }
   await sleep(300); // the snapshot reload after the last create
+  };
+  const gateway = (await startSeededGateway({}, 'dist/main.js', gwPort)).child;
 
   // The baseline: bare Fastify answering the same tools/list result the gateway serves.
   const listPayload = await (
@@ -234,6 +246,23 @@ async function main() {
     console.error(`\nFEDERATION SCENARIO FAILED: ${error.stack ?? error}\n`);
     federation = { error: String(error.message ?? error) };
   }
+  // Observability: the same tools/call with tracing off (this gateway) and on (a second one).
+  let observability;
+  try {
+    observability = await benchObservability({
+      offUrl: `http://127.0.0.1:${gwPort}`,
+      startGateway: startSeededGateway,
+      load,
+      headers,
+      body: rpcBody('tools/call', { name: 'tool_07', arguments: { city: 'Berlin', units: 'metric' } }),
+      expect: 'temperature\\": 21',
+      rounds: ROUNDS,
+      freePort,
+    });
+  } catch (error) {
+    console.error(`\nOBSERVABILITY SCENARIO FAILED: ${error.stack ?? error}\n`);
+    observability = { error: String(error.message ?? error) };
+  }
   gateway.kill('SIGTERM');
   rest.close();
 
@@ -260,13 +289,37 @@ async function main() {
             shown: `${(100 * federation.rpsRatio).toFixed(1)}% (${federation.gateway.rps} vs ${federation.direct.rps} req/s)`,
           },
         ]),
+    ...(observability.error
+      ? [{ name: 'observability scenario ran', value: null, ok: false, shown: observability.error.split('\n')[0].slice(0, 200) }]
+      : [
+          {
+            name: 'tracing on, 10% sampled: tools/call >= 85% of off',
+            value: observability.sampledRatio,
+            ok: observability.sampledRatio >= 0.85 && observability.sampled.errors === 0,
+            shown: `${(100 * observability.sampledRatio).toFixed(1)}% (${observability.sampled.rps} vs ${observability.off.rps} req/s; p50 ${observability.sampled.p50} vs ${observability.off.p50} ms)`,
+          },
+          {
+            name: 'tracing on, every request: tools/call >= 85% of off',
+            value: observability.onRatio,
+            ok: observability.onRatio >= 0.85 && observability.on.errors === 0 && observability.exportBatches > 0,
+            shown: `${(100 * observability.onRatio).toFixed(1)}% (${observability.on.rps} vs ${observability.off.rps} req/s; p50 ${observability.on.p50} vs ${observability.off.p50} ms; ${observability.exportBatches} OTLP batches exported)`,
+          },
+          ...(observability.offVsBefore === null
+            ? []
+            : [{
+                name: 'tracing off: tools/call within 5% of the pre-tracing build',
+                value: observability.offVsBefore,
+                ok: observability.offVsBefore >= 0.95,
+                shown: `${(100 * observability.offVsBefore).toFixed(1)}% (${observability.off.rps} vs ${observability.before.rps} req/s)`,
+              }]),
+        ]),
   ];
   console.log('\ntargets');
   for (const t of targets) console.log(`  ${t.ok ? 'PASS' : 'FAIL'}  ${t.name.padEnd(50)} ${t.shown}`);
-  const report = { at: new Date().toISOString(), node: process.version, durationSeconds: DURATION, connections: CONNECTIONS, tools: TOOLS, rows, workerRssMb: rss, workerRssAtEndMb: rssAtEnd, federation, targets };
+  const report = { at: new Date().toISOString(), node: process.version, durationSeconds: DURATION, connections: CONNECTIONS, tools: TOOLS, rows, workerRssMb: rss, workerRssAtEndMb: rssAtEnd, federation, observability, targets };
   writeFileSync(join(ROOT, 'bench/results/latest.json'), JSON.stringify(report, null, 2) + '\n');
   console.log('\nwritten to bench/results/latest.json');
-  process.exitCode = federation.error ? 2 : targets.every((t) => t.ok) ? 0 : 1;
+  process.exitCode = federation.error || observability.error ? 2 : targets.every((t) => t.ok) ? 0 : 1;
 }
 
 main().catch((error) => {

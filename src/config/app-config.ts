@@ -69,6 +69,8 @@ export interface AppConfig {
     tracesExporter: 'otlp' | 'console' | 'none';
     endpoint?: string;
     protocol: 'grpc' | 'http/protobuf' | 'http/json';
+    sampler: 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+    samplerRatio: number;
     serviceName: string;
     // OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are validated here but read by the
     // OpenTelemetry exporter and resource detector themselves, as their spec defines.
@@ -213,6 +215,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       tracesExporter: vars.OTEL_TRACES_EXPORTER as AppConfig['otel']['tracesExporter'],
       endpoint: vars.OTEL_EXPORTER_OTLP_ENDPOINT,
       protocol: vars.OTEL_EXPORTER_OTLP_PROTOCOL as AppConfig['otel']['protocol'],
+      sampler: vars.OTEL_TRACES_SAMPLER as AppConfig['otel']['sampler'],
+      samplerRatio: vars.OTEL_TRACES_SAMPLER_ARG,
       serviceName: vars.OTEL_SERVICE_NAME,
     },
   };

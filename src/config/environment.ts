@@ -140,6 +140,10 @@ export class EnvironmentVariables {
   @Matches(/^https?:\/\/.+/, { message: 'allowed: an http:// or https:// URL' })
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
   @apply(oneOf(['grpc', 'http/protobuf', 'http/json'])) OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
+  @apply(oneOf(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']))
+  OTEL_TRACES_SAMPLER = 'parentbased_always_on';
+  /** The ratio of the traceidratio samplers. */
+  @apply(num(0, 1)) OTEL_TRACES_SAMPLER_ARG = 1;
   /** `key=value` pairs, comma-separated (the OpenTelemetry format), e.g. auth headers of a vendor's collector. */
   @IsOptional()
   @Matches(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, { message: 'allowed: key=value pairs separated by commas' })

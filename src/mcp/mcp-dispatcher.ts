@@ -287,8 +287,11 @@ export class McpDispatcher {
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${String(request.params.name)}`);
       const gateway = tool.gatewayId === null ? 'local' : (request.snapshot.gateways.get(tool.gatewayId)?.name ?? tool.gatewayId);
       if (!tracing) return this.invokeTool(tool, gateway, request);
-      const attributes = { 'mcp.tool.name': tool.name, 'mcp.gateway': gateway, 'mcp.tool.arguments': redactArguments(request.params.arguments) };
-      return inSpan(tracing, `tools/call ${tool.name}`, tracing.api.SpanKind.INTERNAL, attributes, () => this.invokeTool(tool, gateway, request));
+      return inSpan(tracing, `tools/call ${tool.name}`, tracing.api.SpanKind.INTERNAL, { 'mcp.tool.name': tool.name, 'mcp.gateway': gateway }, (span) => {
+        // Only a sampled span pays for serializing the arguments.
+        if (span.isRecording()) span.setAttribute('mcp.tool.arguments', redactArguments(request.params.arguments));
+        return this.invokeTool(tool, gateway, request);
+      });
     }));
 
     h.set('resources/read', checked(ReadResourceRequestParamsSchema, async (request) => {

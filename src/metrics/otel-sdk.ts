@@ -4,7 +4,18 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
 import type { AppConfig } from '#app/config/app-config.js';
 import { SERVER_INFO } from '#app/mcp/protocol.js';
 import { setTracing } from './tracing.js';
@@ -33,6 +44,7 @@ export function startTracing(config: AppConfig): void {
       'mcp_gateway.worker': config.workers.instanceId,
     }),
     spanProcessors: processors,
+    sampler: sampler(otel),
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [],
@@ -46,6 +58,16 @@ export function startTracing(config: AppConfig): void {
       await sdk.shutdown();
     },
   });
+}
+
+/** OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, as the OpenTelemetry spec defines them. */
+function sampler(otel: AppConfig['otel']): Sampler {
+  const root = otel.sampler.endsWith('always_off')
+    ? new AlwaysOffSampler()
+    : otel.sampler.endsWith('traceidratio')
+      ? new TraceIdRatioBasedSampler(otel.samplerRatio)
+      : new AlwaysOnSampler();
+  return otel.sampler.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
 }
 
 /** The OTLP exporter for OTEL_EXPORTER_OTLP_PROTOCOL, at OTEL_EXPORTER_OTLP_ENDPOINT (or the spec's default). */

@@ -1,0 +1,82 @@
+/**
+ * The observability scenario of `npm run bench`: what tracing costs. `tools/call` of a REST
+ * tool over /rpc (the request with the most spans: HTTP server, JSON-RPC, tool, HTTP client)
+ * against the bench's gateway with OTEL_ENABLE_OBSERVABILITY off, and against a second gateway,
+ * same build and data, with it on, exporting every span over OTLP http/protobuf to a sink here
+ * (a real HTTP endpoint that reads and discards the batches), and a third with 10% of the
+ * traces sampled (parentbased_traceidratio 0.1).
+ *
+ * With BENCH_OBS_BASELINE_DIST=/path/to/dist (a build from before the instrumentation, e.g. a
+ * worktree of an older commit), a third gateway runs that build with the same data: "off"
+ * against it is the cost of the instrumentation when it is off.
+ *
+ * Only one gateway is under load at a time, on the same core; the runs alternate, `rounds`
+ * times each, and the medians are compared.
+ */
+import http from 'node:http';
+import { join } from 'node:path';
+
+/**
+ * @param {object} ctx
+ * @param {string} ctx.offUrl the bench's gateway (observability off)
+ * @param {(env: object, distMain?: string) => Promise<{url: string, child: any}>} ctx.startGateway starts a seeded gateway (see run.mjs)
+ * @param {(name: string, opts: object) => Promise<object>} ctx.load one checked load run (see run.mjs)
+ * @param {Record<string,string>} ctx.headers
+ * @param {string} ctx.body the tools/call request
+ * @param {string} ctx.expect what every answer must contain
+ */
+export async function benchObservability({ offUrl, startGateway, load, headers, body, expect, rounds, freePort }) {
+  let spansReceived = 0;
+  let batches = 0;
+  const sink = http.createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (c) => (bytes += c.length));
+    req.on('end', () => {
+      if (req.url === '/v1/traces' && bytes > 0) batches++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  const sinkPort = await freePort();
+  await new Promise((r) => sink.listen(sinkPort, '127.0.0.1', r));
+  const started = [];
+  try {
+    const on = await startGateway({
+      OTEL_ENABLE_OBSERVABILITY: 'true',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    });
+    started.push(on);
+    // The same with 10% of the traces kept (parentbased_traceidratio 0.1).
+    const sampled = await startGateway({
+      OTEL_ENABLE_OBSERVABILITY: 'true',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    });
+    started.push(sampled);
+    const baselineDist = process.env.BENCH_OBS_BASELINE_DIST;
+    const before = baselineDist ? await startGateway({}, join(baselineDist, 'main.js')) : null;
+    if (before) started.push(before);
+
+    const sides = [['off', offUrl], ['on', on.url], ['sampled', sampled.url], ...(before ? [['before', before.url]] : [])];
+    const runs = Object.fromEntries(sides.map(([name]) => [name, []]));
+    for (const [name, url] of sides) await load(`warm-up tools/call (${name})`, { url: `${url}/rpc`, headers, body, expect, duration: 3 });
+    for (let round = 1; round <= rounds; round++) {
+      for (const [name, url] of sides) runs[name].push(await load(`tools/call tracing ${name} (round ${round})`, { url: `${url}/rpc`, headers, body, expect }));
+    }
+    const median = (rows) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)];
+    const result = Object.fromEntries(sides.map(([name]) => [name, median(runs[name])]));
+    spansReceived = batches;
+    return {
+      ...result,
+      onRatio: result.on.rps / result.off.rps,
+      sampledRatio: result.sampled.rps / result.off.rps,
+      offVsBefore: before ? result.off.rps / result.before.rps : null,
+      exportBatches: spansReceived,
+    };
+  } finally {
+    for (const g of started) g.child.kill('SIGTERM');
+    sink.close();
+  }
+}
