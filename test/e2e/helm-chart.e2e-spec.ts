@@ -11,7 +11,8 @@ import { load, loadAll } from 'js-yaml';
 import { loadConfig } from '#app/config/app-config.js';
 import { EnvironmentVariables } from '#app/config/environment.js';
 import { CONFIG_VARS, configConstraints } from '../helpers/config-vars.js';
-import { freePort, ROOT } from '../helpers/gateway-process.js';
+import { TEST_SECRET, bearer } from '../helpers/auth.js';
+import { api, freePort, ROOT, startGateway } from '../helpers/gateway-process.js';
 import { createTestDatabase } from '../helpers/postgres-db.js';
 import { REDIS_URL, serviceAvailable } from '../helpers/services.js';
 
@@ -660,6 +661,42 @@ describe('helm/mcp-gateway: templates (read without helm)', () => {
     expect(service.metadata.labels).toMatchObject(selector);
     expect(readFileSync(join(ROOT, 'src/metrics/metrics.controller.ts'), 'utf8')).toMatch(/@Controller\('metrics'\)|@Get\('metrics'\)/);
   });
+
+  it('PrometheusRule and Grafana dashboard when enabled: the shipped files, using only metrics the gateway exposes', async () => {
+    const { objects } = render({ set: { ...TEST_SECRETS, 'prometheusRule.enabled': true, 'grafanaDashboard.enabled': true } });
+    const rulesFile = load(readFileSync(join(CHART, 'files/prometheus-rules.yaml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> };
+    const rule = only(objects, 'PrometheusRule');
+    expect(rule.apiVersion).toBe('monitoring.coreos.com/v1');
+    expect(rule.spec).toEqual(rulesFile);
+    const alerts = rulesFile.groups.flatMap((g) => g.rules);
+    // The four: error rate, p99 over 1 s, pool over 90%, an unhealthy upstream.
+    for (const name of ['McpGatewayHighErrorRate', 'McpGatewayHighLatencyP99', 'McpGatewayDbPoolNearlyExhausted', 'McpGatewayUpstreamUnhealthy']) {
+      expect(alerts.map((r) => r.alert)).toContain(name);
+    }
+    const dashboardText = readFileSync(join(CHART, 'files/grafana-dashboard.json'), 'utf8');
+    const dashboard = JSON.parse(dashboardText) as { uid: string; panels: Array<{ targets?: Array<{ expr: string }> }> };
+    const configMap = only(objects, 'ConfigMap', 'rel-mcp-gateway-dashboard');
+    expect(configMap.metadata.labels).toMatchObject({ grafana_dashboard: '1' });
+    expect(JSON.parse((configMap.data as Record<string, string>)['mcp-gateway.json'] as string)).toEqual(dashboard);
+
+    // Every metric family the rules and panels query is one a real gateway's /metrics exposes.
+    const exprs = [...alerts.map((r) => r.expr), ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr))];
+    const families = new Set<string>();
+    for (const expr of exprs) {
+      for (const m of expr.matchAll(/\b([a-z][a-z0-9_]*_(?:total|seconds|bytes|info|health|active|open|size|idle|waiting)(?:_bucket)?)\b/g)) {
+        families.add((m[1] as string).replace(/_bucket$/, ''));
+      }
+    }
+    expect(families.size).toBeGreaterThan(10);
+    const gw = await startGateway({ JWT_SECRET_KEY: TEST_SECRET });
+    try {
+      const text = (await api(gw.url, 'GET', '/metrics', { auth: bearer() })).body as string;
+      const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+      expect([...families].filter((f) => !exposed.has(f))).toEqual([]);
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
 
   it('NetworkPolicy: ingress from the controller and Prometheus; egress to DNS, the stores and the upstreams only', () => {
     const { objects } = defaults();
