@@ -50,7 +50,9 @@ export const REDIS_CLIENT = Symbol('REDIS_CLIENT');
       useFactory: (config: AppConfig, redis: Redis | null): MessageBus => {
         if (!redis) return new MemoryMessageBus();
         // Subscriptions must not give up while Redis is away: ioredis re-subscribes on reconnect.
-        const subscriber = createRedisClient(config.cache, 'mcp-gateway-sub', { maxRetriesPerRequest: null });
+        // No ready check: a SUBSCRIBE queued before the connection is up puts it in subscriber
+        // mode, where the check's INFO is refused and start-up failed (seen with a fast SQLite start).
+        const subscriber = createRedisClient(config.cache, 'mcp-gateway-sub', { maxRetriesPerRequest: null, enableReadyCheck: false });
         return new RedisMessageBus(redis, subscriber, `${config.cache.prefix}bus:`);
       },
     },
