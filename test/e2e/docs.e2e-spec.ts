@@ -22,7 +22,9 @@ describe.each(DOCS)('%s', (doc) => {
   it('names only files that exist', () => {
     const paths = [...text.matchAll(/`((?:bench|docker|helm|src|test|docs)\/[\w./-]+)`/g)].map((m) => m[1] as string);
     const nodeFiles = [...text.matchAll(/node (bench\/[\w./-]+\.mjs)/g)].map((m) => m[1] as string);
-    expect([...paths, ...nodeFiles].filter((p) => !existsSync(join(ROOT, p)))).toEqual([]);
+    // bench/results/ holds what the benchmarks write: outputs, not in a fresh clone.
+    const named = [...paths, ...nodeFiles].filter((p) => !p.startsWith('bench/results/'));
+    expect(named.filter((p) => !existsSync(join(ROOT, p)))).toEqual([]);
   });
 });
 
