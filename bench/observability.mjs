@@ -26,7 +26,6 @@ import { join } from 'node:path';
  * @param {string} ctx.expect what every answer must contain
  */
 export async function benchObservability({ offUrl, startGateway, load, headers, body, expect, rounds, freePort }) {
-  let spansReceived = 0;
   let batches = 0;
   const sink = http.createServer((req, res) => {
     let bytes = 0;
@@ -67,13 +66,12 @@ export async function benchObservability({ offUrl, startGateway, load, headers, 
     }
     const median = (rows) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)];
     const result = Object.fromEntries(sides.map(([name]) => [name, median(runs[name])]));
-    spansReceived = batches;
     return {
       ...result,
       onRatio: result.on.rps / result.off.rps,
       sampledRatio: result.sampled.rps / result.off.rps,
       offVsBefore: before ? result.off.rps / result.before.rps : null,
-      exportBatches: spansReceived,
+      exportBatches: batches,
     };
   } finally {
     for (const g of started) g.child.kill('SIGTERM');

@@ -145,6 +145,24 @@ async function main() {
   });
   await new Promise((r) => rest.listen(restPort, '127.0.0.1', r));
 
+  const seedTools = async (gwPort) => {
+    for (let i = 0; i < TOOLS; i++) {
+      const res = await fetch(`http://127.0.0.1:${gwPort}/tools`, {
+        method: 'POST',
+        headers: { authorization: AUTH, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: `tool_${String(i).padStart(2, '0')}`,
+          url: `http://127.0.0.1:${restPort}/weather`,
+          description: `Benchmark tool number ${i}: returns the weather for a city`,
+          request_type: 'POST',
+          input_schema: { type: 'object', properties: { city: { type: 'string' }, units: { type: 'string', enum: ['metric', 'imperial'] } }, required: ['city'] },
+        }),
+      });
+      if (res.status !== 201) throw new Error(`creating a tool failed: ${res.status} ${await res.text()}`);
+    }
+    await sleep(300); // the snapshot reload after the last create
+  };
+
   // A gateway with the production node flags (package.json start, ecosystem.config.js), its own
   // SQLite file, and the bench's TOOLS REST tools.
   const nodeArgs = (process.env.GW_NODE_ARGS ?? '--max-semi-space-size=8').split(' ').filter(Boolean);
@@ -162,23 +180,6 @@ async function main() {
     await waitFor(`http://127.0.0.1:${gwPort}/ready`, child);
     await seedTools(gwPort);
     return { url: `http://127.0.0.1:${gwPort}`, child };
-  };
-  const seedTools = async (gwPort) => {
-  for (let i = 0; i < TOOLS; i++) {
-    const res = await fetch(`http://127.0.0.1:${gwPort}/tools`, {
-      method: 'POST',
-      headers: { authorization: AUTH, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: `tool_${String(i).padStart(2, '0')}`,
-        url: `http://127.0.0.1:${restPort}/weather`,
-        description: `Benchmark tool number ${i}: returns the weather for a city`,
-        request_type: 'POST',
-        input_schema: { type: 'object', properties: { city: { type: 'string' }, units: { type: 'string', enum: ['metric', 'imperial'] } }, required: ['city'] },
-      }),
-    });
-    if (res.status !== 201) throw new Error(`creating a tool failed: ${res.status} ${await res.text()}`);
-  }
-  await sleep(300); // the snapshot reload after the last create
   };
   const gateway = (await startSeededGateway({}, 'dist/main.js', gwPort)).child;
 

@@ -48,7 +48,6 @@ const gateway = spawn(process.execPath, ['--max-semi-space-size=8', join(ROOT, '
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const redis = new Redis(REDIS_URL);
-const agent = new http.Agent({ keepAlive: true, maxSockets: 50 });
 const streams = [];
 try {
   const base = `http://127.0.0.1:${port}`;
@@ -116,5 +115,4 @@ try {
   const keys = await redis.keys(`${PREFIX}*`);
   if (keys.length > 0) await redis.del(...keys);
   redis.disconnect();
-  agent.destroy();
 }

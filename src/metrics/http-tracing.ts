@@ -6,9 +6,8 @@ import type { Tracing } from './tracing.js';
  * request, so there is one). The span starts once the body is read, continues the caller's W3C
  * trace context (`traceparent` header), and is the active context for the route handler, so
  * the JSON-RPC, tool, upstream, SQL and Redis spans of the request are its children. It ends
- * when the response closes, which also covers hijacked event streams. Requests refused before
- * a handler (401 from the MCP transports aside: 404, 413, 415) get no span; the metrics count
- * them.
+ * when the response closes, which also covers hijacked event streams. Requests Fastify refuses
+ * before any handler runs (404, 413, 415) get no span; the metrics count them.
  */
 export function traceHttp(fastify: FastifyInstance, t: Tracing): void {
   const { api, tracer } = t;

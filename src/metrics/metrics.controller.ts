@@ -1,9 +1,7 @@
 import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { MetricsService } from './metrics.service.js';
-import { PodMetrics, SiblingUnavailableError } from './pod-metrics.js';
-
-export const POD_METRICS = Symbol('PodMetrics');
+import { POD_METRICS, PodMetrics, SiblingUnavailableError } from './pod-metrics.js';
 
 @ApiTags('metrics')
 @Controller('metrics')

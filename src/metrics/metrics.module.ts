@@ -4,9 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import { traceHttp } from './http-tracing.js';
-import { MetricsController, POD_METRICS } from './metrics.controller.js';
+import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
-import { PodMetrics, removeStalePodDirs } from './pod-metrics.js';
+import { POD_METRICS, PodMetrics, removeStalePodDirs } from './pod-metrics.js';
 import { tracing } from './tracing.js';
 
 /**

@@ -16,6 +16,9 @@ const LOCK_STALE_MS = 10_000;
 
 export class SiblingUnavailableError extends Error {}
 
+/** Injection token: this worker's PodMetrics under PM2, or null for a single process. */
+export const POD_METRICS = Symbol('PodMetrics');
+
 /**
  * One `/metrics` scrape that reports the whole pod, whichever PM2 worker takes it.
  *
@@ -212,7 +215,9 @@ function readSocket(path: string, pid: string): Promise<MetricsJson | null> {
       try {
         resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as MetricsJson);
       } catch {
-        resolve(alive(Number(pid)) ? Promise.reject(new SiblingUnavailableError(`worker ${pid} sent unreadable metrics`)) : null);
+        // Cut off mid-answer: a worker that died while answering is gone; a live one failed.
+        if (alive(Number(pid))) reject(new SiblingUnavailableError(`worker ${pid} sent unreadable metrics`));
+        else resolve(null);
       }
     });
     socket.on('error', (error) => {

@@ -4,14 +4,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import 'reflect-metadata';
-import { getMetadataStorage } from 'class-validator';
 import { validate } from 'dockerfile-utils';
 // js-yaml is not a direct dependency: it is hoisted from @nestjs/swagger (js-yaml 5 today; 4
 // would work too, see resolveMerges).
 import { load } from 'js-yaml';
 import { DEFAULT_SQLITE_PATH, loadConfig } from '#app/config/app-config.js';
 import { EnvironmentVariables } from '#app/config/environment.js';
+import { CONFIG_VARS } from '../helpers/config-vars.js';
 import { freePort, ROOT } from '../helpers/gateway-process.js';
 import { NGINX_BIN, nginxAvailable } from '../helpers/nginx.js';
 
@@ -32,14 +31,6 @@ const packageJson = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))
   scripts: Record<string, string>;
   dependencies: Record<string, string>;
 };
-
-/** Every variable the gateway reads: the properties of the env class, optional ones included. */
-const CONFIG_VARS = new Set<string>([
-  ...Object.keys(new EnvironmentVariables()),
-  ...getMetadataStorage()
-    .getTargetValidationMetadatas(EnvironmentVariables, '', true, false)
-    .map((m) => m.propertyName),
-]);
 
 // ---------------------------------------------------------------- Dockerfile
 
