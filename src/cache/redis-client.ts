@@ -2,7 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { withTimeout } from '#app/common/with-timeout.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { infraErrors } from '#app/metrics/infra-errors.js';
-import { tracing } from '#app/metrics/tracing.js';
+import { activeParent, tracing } from '#app/metrics/tracing.js';
 
 /**
  * Builds an ioredis client that never gives up on the server: it reconnects every
@@ -22,16 +22,18 @@ export function createRedisClient(cache: AppConfig['cache'], connectionName: str
   });
   // Without a listener, ioredis reports connection errors as unhandled 'error' events.
   client.on('error', () => void infraErrors.redisConnection++);
-  // Every command passes here: failures are counted, and with tracing on each is a client span.
+  // Every command passes here: failures are counted, and with tracing on each one inside a traced
+  // operation is a client span, its child (where the active context follows awaits).
   const send = client.sendCommand.bind(client);
   client.sendCommand = (command, stream) => {
     command.promise.catch(() => void infraErrors.redisCommand++);
-    if (tracing) {
+    const parent = tracing && activeParent(tracing);
+    if (tracing && parent) {
       const { api, tracer } = tracing;
       const span = tracer.startSpan(`redis ${command.name}`, {
         kind: api.SpanKind.CLIENT,
         attributes: { 'db.system.name': 'redis', 'db.operation.name': command.name, 'db.client.connection.name': connectionName },
-      });
+      }, parent);
       command.promise.then(
         () => span.end(),
         (error: Error) => {

@@ -71,6 +71,7 @@ export interface AppConfig {
     protocol: 'grpc' | 'http/protobuf' | 'http/json';
     sampler: 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
     samplerRatio: number;
+    asyncContext: 'auto' | 'always' | 'never';
     serviceName: string;
     // OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are validated here but read by the
     // OpenTelemetry exporter and resource detector themselves, as their spec defines.
@@ -217,6 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       protocol: vars.OTEL_EXPORTER_OTLP_PROTOCOL as AppConfig['otel']['protocol'],
       sampler: vars.OTEL_TRACES_SAMPLER as AppConfig['otel']['sampler'],
       samplerRatio: vars.OTEL_TRACES_SAMPLER_ARG,
+      asyncContext: vars.OTEL_ASYNC_CONTEXT as AppConfig['otel']['asyncContext'],
       serviceName: vars.OTEL_SERVICE_NAME,
     },
   };

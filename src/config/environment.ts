@@ -144,6 +144,13 @@ export class EnvironmentVariables {
   OTEL_TRACES_SAMPLER = 'parentbased_always_on';
   /** The ratio of the traceidratio samplers. */
   @apply(num(0, 1)) OTEL_TRACES_SAMPLER_ARG = 1;
+  /**
+   * How spans deep in shared code (SQL, Redis, the admin API's handlers) find their request:
+   * AsyncLocalStorage. `auto` uses it where the runtime makes it cheap (Node 24+, whose
+   * AsyncLocalStorage runs on AsyncContextFrame); `always` forces it (Node 20/22 pay promise hooks
+   * on every request); `never` never uses it. The MCP request path passes its trace context explicitly.
+   */
+  @apply(oneOf(['auto', 'always', 'never'])) OTEL_ASYNC_CONTEXT = 'auto';
   /** `key=value` pairs, comma-separated (the OpenTelemetry format), e.g. auth headers of a vendor's collector. */
   @IsOptional()
   @Matches(/^\s*[^=,\s]+\s*=[^,]*(,\s*[^=,\s]+\s*=[^,]*)*$/, { message: 'allowed: key=value pairs separated by commas' })

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DataSource, MigrationExecutor, type DataSourceOptions, type Logger as TypeOrmLogger, type Migration } from 'typeorm';
 import type { AppConfig } from '#app/config/app-config.js';
 import { infraErrors } from '#app/metrics/infra-errors.js';
-import { inSpan, tracing } from '#app/metrics/tracing.js';
+import { activeParent, inSpan, tracing } from '#app/metrics/tracing.js';
 import { ENTITIES } from './entities.js';
 import { MIGRATIONS } from './migrations/index.js';
 
@@ -60,8 +60,9 @@ export function createDataSource(db: AppConfig['database']): DataSource {
 }
 
 /**
- * With tracing on, every SQL statement TypeORM runs is a client span (the statement text, never
- * its parameters), the child of whatever request caused it.
+ * With tracing on, every SQL statement TypeORM runs inside a traced operation is a client span
+ * (the statement text, never its parameters), its child. It needs the active context to follow
+ * awaits (see OTEL_ASYNC_CONTEXT); a statement outside any traced operation makes no span.
  */
 export function traceQueries(dataSource: DataSource): void {
   const t = tracing;
@@ -77,9 +78,11 @@ export function traceQueries(dataSource: DataSource): void {
     wrapped.add(runner);
     const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
     (runner as { query: unknown }).query = (sql: string, ...rest: unknown[]) => {
+      const parent = activeParent(t);
+      if (!parent) return query(sql, ...rest);
       const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'QUERY';
       const attributes = { 'db.system.name': system, 'db.operation.name': operation, 'db.query.text': sql.length > 2048 ? `${sql.slice(0, 2048)}…` : sql };
-      return inSpan(t, `${operation} ${system}`, t.api.SpanKind.CLIENT, attributes, () => query(sql, ...rest));
+      return inSpan(t, `${operation} ${system}`, t.api.SpanKind.CLIENT, attributes, parent, () => query(sql, ...rest));
     };
     return runner;
   };

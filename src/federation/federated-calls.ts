@@ -7,7 +7,7 @@ import type { McpRequest } from '#app/mcp/mcp-dispatcher.js';
 import { ErrorCode, McpError } from '#app/mcp/mcp-types.js';
 import { LOG_LEVELS, META } from '#app/mcp/protocol.js';
 import { isObject } from '#app/common/is-object.js';
-import { inSpan, tracing } from '#app/metrics/tracing.js';
+import { inSpan, injectTraceHeaders, parentContext, tracing, type TraceScope } from '#app/metrics/tracing.js';
 import { InputRounds, type RoundOutcome } from './input-rounds.js';
 import { UpstreamClientPool } from './upstream-client.pool.js';
 import { relayContext, type InputMethod, type RelayTarget } from './upstream-relay.js';
@@ -183,8 +183,8 @@ export class FederatedCalls {
       if (missing) throw (refused = missing);
       return ask(method, params);
     };
-    const run = (requestInput: RelayTarget['requestInput'], signal: AbortSignal | undefined) =>
-      relayContext.run({ passthrough, log, requestInput: checked(requestInput) }, async () => {
+    const call = (requestInput: RelayTarget['requestInput'], signal: AbortSignal | undefined, trace: TraceScope | undefined) =>
+      relayContext.run({ passthrough, log, requestInput: checked(requestInput), traceHeaders: trace ? injectTraceHeaders({}, trace.context) : null }, async () => {
         let client: Client;
         try {
           client = await session.get();
@@ -192,21 +192,23 @@ export class FederatedCalls {
           throw mapUpstreamError(error, gateway, timeoutMs, request);
         }
         try {
-          const call = () => op(client, options(signal));
-          const result = tracing
-            ? await inSpan(tracing, `upstream ${request.method}`, tracing.api.SpanKind.CLIENT, {
-                'rpc.system': 'jsonrpc',
-                'rpc.method': request.method,
-                'mcp.gateway': gateway.name,
-                'mcp.upstream.transport': gateway.transport,
-                'server.address': gateway.url,
-              }, call)
-            : await call();
-          return cleanResult(result, request);
+          return cleanResult(await op(client, options(signal)), request);
         } catch (error) {
           throw refused ?? mapUpstreamError(error, gateway, timeoutMs, request);
         }
       });
+    // Tracing on: the upstream call is a client span (connecting included), and the upstream
+    // continues it (traceparent in the HTTP headers and in `_meta`).
+    const run = (requestInput: RelayTarget['requestInput'], signal: AbortSignal | undefined) =>
+      tracing
+        ? inSpan(tracing, `upstream ${request.method}`, tracing.api.SpanKind.CLIENT, {
+            'rpc.system': 'jsonrpc',
+            'rpc.method': request.method,
+            'mcp.gateway': gateway.name,
+            'mcp.upstream.transport': gateway.transport,
+            'server.address': gateway.url,
+          }, parentContext(tracing, request.trace?.context), (trace) => call(requestInput, signal, trace))
+        : call(requestInput, signal, undefined);
 
     if (request.era !== 'modern' || !mayAskInput) {
       return run((method, params) => this.askLegacyClient(request, method, params), request.ctx.signal?.());
@@ -281,7 +283,8 @@ export class FederatedCalls {
     const out: Record<string, unknown> = {};
     if (meta) for (const key of ['traceparent', 'tracestate', 'baggage']) if (meta[key] !== undefined) out[key] = meta[key];
     // Tracing on: the upstream continues our upstream-call span (a child of the client's context).
-    if (tracing) tracing.api.propagation.inject(tracing.api.context.active(), out);
+    const traceHeaders = relayContext.getStore()?.traceHeaders;
+    if (traceHeaders) Object.assign(out, traceHeaders);
     // Only a 2026-07-28 upstream: envelope keys would make a 2025 server read the request as 2026.
     const level = this.logLevel(request);
     if (level && request.ctx.notify && client.getProtocolEra() === 'modern') out[META.logLevel] = level;

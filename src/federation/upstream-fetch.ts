@@ -19,7 +19,9 @@ export const upstreamFetch: FetchLike = async (input, init) => {
   new Headers(init?.headers).forEach((value, key) => {
     headers[key] = value;
   });
-  injectTraceHeaders(headers); // W3C traceparent of the upstream-call span, when tracing is on
+  // Tracing on: a relayed call brings its span's traceparent (upstream-session); other requests
+  // (discovery, health checks) carry the active context's, where it follows awaits.
+  if (headers.traceparent === undefined) injectTraceHeaders(headers);
   const res = await request(url, {
     method: (init?.method ?? 'GET') as 'GET',
     headers,

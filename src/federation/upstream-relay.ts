@@ -12,6 +12,8 @@ export type InputMethod = 'sampling/createMessage' | 'elicitation/create' | 'roo
 export interface RelayTarget {
   /** Downstream headers to forward (the gateway's `passthrough_headers`), or null. */
   readonly passthrough: Record<string, string> | null;
+  /** Tracing on: W3C trace context of the upstream-call span, for the HTTP headers and `_meta`; else null. */
+  readonly traceHeaders: Record<string, string> | null;
   /** Asks the downstream client (a real request, or an `input_required` round) and returns its answer. */
   requestInput(method: InputMethod, params: Record<string, unknown>): Promise<Record<string, unknown>>;
   /** Forwards a `notifications/message` if the downstream's log level lets it through. */

@@ -232,8 +232,9 @@ export class UpstreamSession {
     const fetchWithHeaders: FetchLike = (input, init) => {
       const merged = new Headers(init?.headers);
       for (const [k, v] of Object.entries(headers)) if (!merged.has(k)) merged.set(k, v);
-      const extra = relayContext.getStore()?.passthrough;
-      if (extra) for (const [k, v] of Object.entries(extra)) merged.set(k, v);
+      const target = relayContext.getStore();
+      if (target?.passthrough) for (const [k, v] of Object.entries(target.passthrough)) merged.set(k, v);
+      if (target?.traceHeaders) for (const [k, v] of Object.entries(target.traceHeaders)) merged.set(k, v);
       return upstreamFetch(input, { ...init, headers: merged });
     };
     switch (this.gateway.transport) {

@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { AuthenticatedUser } from '#app/auth/auth.guard.js';
 import type { McpLogLevel } from './protocol.js';
 
@@ -50,4 +51,6 @@ export interface McpConnectionContext {
   readonly cancel?: (requestId: string | number, reason?: string) => void;
   /** Headers of the downstream request, for passthrough to upstreams. */
   readonly headers?: Record<string, string | string[] | undefined>;
+  /** Tracing on: the trace context of the HTTP request that carried the message (its span active). */
+  readonly trace?: Context;
 }

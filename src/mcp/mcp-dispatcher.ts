@@ -17,7 +17,7 @@ import { ToolInvoker } from '#app/tools/tool-invoker.js';
 import { FederatedCalls } from '#app/federation/federated-calls.js';
 import { isObject } from '#app/common/is-object.js';
 import { MetricsService, type ToolOutcome } from '#app/metrics/metrics.service.js';
-import { inSpan, redactArguments, tracing } from '#app/metrics/tracing.js';
+import { inSpan, redactArguments, tracing, type TraceScope } from '#app/metrics/tracing.js';
 import { renderList, type ListMethod } from './catalog-lists.js';
 import { RawResult, decorateModern } from './mcp-results.js';
 import type { McpConnectionContext } from './mcp-context.js';
@@ -44,6 +44,8 @@ export interface McpRequest {
   readonly ctx: McpConnectionContext;
   readonly snapshot: CatalogSnapshot;
   readonly scope: CatalogScope;
+  /** Tracing on: this request's JSON-RPC span, the parent of the spans it causes. */
+  readonly trace: TraceScope | undefined;
 }
 
 type Handler = (request: McpRequest) => unknown;
@@ -159,25 +161,28 @@ export class McpDispatcher {
 
   /**
    * A request under a JSON-RPC span: the child of the caller's trace context (a 2026-07-28
-   * request's `_meta.traceparent`, else the HTTP request's), parent of everything it causes.
+   * request's `_meta.traceparent`, else the HTTP request's), parent of everything it causes. A
+   * tools/call's span is the tool invocation's too (named `tools/call {tool}`, as OpenTelemetry's
+   * MCP conventions name it).
    */
   private tracedRequest(id: JsonRpcId, method: string, known: string, params: Record<string, unknown>, ctx: McpConnectionContext): Promise<string> {
     const t = tracing!;
     const meta = isObject(params._meta) ? params._meta : undefined;
-    const parent = typeof meta?.traceparent === 'string' ? t.api.propagation.extract(t.api.context.active(), meta) : undefined;
+    const base = ctx.trace ?? t.api.context.active();
+    const parent = typeof meta?.traceparent === 'string' ? t.api.propagation.extract(base, meta) : base;
     const attributes = { 'rpc.system': 'jsonrpc', 'rpc.method': known, 'rpc.jsonrpc.request_id': String(id), 'mcp.transport': ctx.transport };
-    return inSpan(t, known, t.api.SpanKind.SERVER, attributes, async (span) => {
-      const response = await this.request(id, method, params, ctx);
+    return inSpan(t, known, t.api.SpanKind.SERVER, attributes, parent, async (scope) => {
+      const response = await this.request(id, method, params, ctx, scope);
       const code = responseErrorCode(response);
       if (code !== undefined) {
-        span.setAttribute('rpc.jsonrpc.error_code', code);
-        span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: `JSON-RPC error ${code}` });
+        scope.span.setAttribute('rpc.jsonrpc.error_code', code);
+        scope.span.setStatus({ code: t.api.SpanStatusCode.ERROR, message: `JSON-RPC error ${code}` });
       }
       return response;
-    }, parent);
+    });
   }
 
-  private async request(id: JsonRpcId, method: string, params: Record<string, unknown>, ctx: McpConnectionContext): Promise<string> {
+  private async request(id: JsonRpcId, method: string, params: Record<string, unknown>, ctx: McpConnectionContext, trace?: TraceScope): Promise<string> {
     try {
       const era = this.eraOf(method, params, ctx);
       const handler = this.handlers.get(method);
@@ -187,7 +192,7 @@ export class McpDispatcher {
       const snapshot = this.catalog.current;
       const scope = ctx.serverId === null ? snapshot.all : snapshot.server(ctx.serverId);
       if (!scope) throw new McpError(ErrorCode.InvalidParams, `virtual server ${ctx.serverId} does not exist or is inactive`);
-      const result = await handler({ id, method, params, era, ctx, snapshot, scope });
+      const result = await handler({ id, method, params, era, ctx, snapshot, scope, trace });
       if (result instanceof RawResult) return `{"jsonrpc":"2.0","id":${jsonId(id)},"result":${result.json}}`;
       return `{"jsonrpc":"2.0","id":${jsonId(id)},"result":${JSON.stringify(era === 'modern' ? decorateModern(method, result) : result)}}`;
     } catch (error) {
@@ -247,7 +252,7 @@ export class McpDispatcher {
     try {
       const result =
         tool.gatewayId === null
-          ? await this.tools.invoke(tool, request.params.arguments, request.ctx)
+          ? await this.tools.invoke(tool, request.params.arguments, request.ctx, request.trace?.context)
           : await this.federation.callTool(tool, this.tools.validArguments(tool, request.params.arguments), request);
       outcome = isObject(result) && result.resultType === 'input_required' ? 'input_required' : isObject(result) && result.isError === true ? 'tool_error' : 'success';
       return result;
@@ -286,12 +291,13 @@ export class McpDispatcher {
       const tool = request.scope.toolsByName.get(request.params.name as string);
       if (!tool) throw new McpError(ErrorCode.InvalidParams, `unknown tool: ${String(request.params.name)}`);
       const gateway = tool.gatewayId === null ? 'local' : (request.snapshot.gateways.get(tool.gatewayId)?.name ?? tool.gatewayId);
-      if (!tracing) return this.invokeTool(tool, gateway, request);
-      return inSpan(tracing, `tools/call ${tool.name}`, tracing.api.SpanKind.INTERNAL, { 'mcp.tool.name': tool.name, 'mcp.gateway': gateway }, (span) => {
-        // Only a sampled span pays for serializing the arguments.
-        if (span.isRecording()) span.setAttribute('mcp.tool.arguments', redactArguments(request.params.arguments));
-        return this.invokeTool(tool, gateway, request);
-      });
+      const span = request.trace?.span;
+      // Only a sampled span pays for naming the tool and serializing the arguments.
+      if (span?.isRecording()) {
+        span.updateName(`tools/call ${tool.name}`);
+        span.setAttributes({ 'mcp.tool.name': tool.name, 'mcp.gateway': gateway, 'mcp.tool.arguments': redactArguments(request.params.arguments) });
+      }
+      return this.invokeTool(tool, gateway, request);
     }));
 
     h.set('resources/read', checked(ReadResourceRequestParamsSchema, async (request) => {

@@ -10,9 +10,7 @@ import { FederationModule } from '#app/federation/federation.module.js';
 import { FederatedCalls } from '#app/federation/federated-calls.js';
 import { FEDERATED_RESOURCE_UPDATED } from '#app/federation/upstream-notifications.js';
 import { MetricsModule } from '#app/metrics/metrics.module.js';
-import { traceHttp } from '#app/metrics/http-tracing.js';
 import { MetricsService } from '#app/metrics/metrics.service.js';
-import { tracing } from '#app/metrics/tracing.js';
 import { PromptRenderer } from '#app/prompts/prompt-renderer.js';
 import { ResourcesModule } from '#app/resources/resources.module.js';
 import { ResourceReader } from '#app/resources/resource-reader.js';
@@ -81,7 +79,6 @@ export class McpModule implements OnModuleInit, BeforeApplicationShutdown, OnApp
       this.host.mcpServerOptions({ bodyLimit: this.config.server.maxBodyBytes, trustProxy: true, ...correlationOptions }),
     );
     keepRawJson(fastify);
-    if (tracing) traceHttp(fastify, tracing);
     // No hooks on this instance: each costs measurably per request. The transports echo the
     // correlation id and record their metrics themselves (see McpHttpExchange).
     const exchange = new McpHttpExchange(this.guard, this.metrics);

@@ -1,36 +1,56 @@
-import type { FastifyInstance } from 'fastify';
+import type { Context } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Tracing } from './tracing.js';
 
+/** Each traced HTTP request's context (its server span active), for the spans it causes. */
+const contexts = new WeakMap<FastifyRequest, Context>();
+
 /**
- * HTTP server spans on a Fastify instance, added only when tracing is on (a hook costs on every
- * request, so there is one). The span starts once the body is read, continues the caller's W3C
- * trace context (`traceparent` header), and is the active context for the route handler, so
- * the JSON-RPC, tool, upstream, SQL and Redis spans of the request are its children. It ends
- * when the response closes, which also covers hijacked event streams. Requests Fastify refuses
- * before any handler runs (404, 413, 415) get no span; the metrics count them.
+ * Starts the HTTP server span of a request: the child of the caller's W3C trace context
+ * (`traceparent` header), ended when the response closes, which also covers hijacked event
+ * streams. The MCP transports call this inline (McpHttpExchange.begin); a Fastify hook would
+ * cost on every request of that instance.
+ */
+export function startHttpSpan(t: Tracing, request: FastifyRequest, reply: FastifyReply, route: string): Context {
+  const { api, tracer } = t;
+  const headers = request.headers;
+  const parent = headers.traceparent === undefined ? api.ROOT_CONTEXT : api.propagation.extract(api.ROOT_CONTEXT, headers);
+  const span = tracer.startSpan(`${request.method} ${route}`, { kind: api.SpanKind.SERVER }, parent);
+  if (span.isRecording()) {
+    span.setAttributes({
+      'http.request.method': request.method,
+      'http.route': route,
+      'url.path': request.url.split('?', 1)[0],
+      'client.address': request.ip,
+      'mcp_gateway.correlation_id': String(request.id),
+    });
+  }
+  reply.raw.once('close', () => {
+    const status = reply.raw.statusCode;
+    span.setAttribute('http.response.status_code', status);
+    if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
+    span.end();
+  });
+  const context = api.trace.setSpan(parent, span);
+  contexts.set(request, context);
+  return context;
+}
+
+/** The trace context of a request whose HTTP span was started, else undefined. */
+export function httpTraceContext(request: FastifyRequest): Context | undefined {
+  return contexts.get(request);
+}
+
+/**
+ * HTTP server spans for every request of a Fastify instance (the admin API's), through a
+ * preHandler hook added only when tracing is on. The handler runs with the span's context
+ * active, so SQL and Redis spans nest under it where the active context follows awaits.
+ * Requests Fastify refuses before any handler runs (404, 413, 415) get no span; the metrics
+ * count them.
  */
 export function traceHttp(fastify: FastifyInstance, t: Tracing): void {
-  const { api, tracer } = t;
   fastify.addHook('preHandler', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const headers = request.headers;
-    const parent = headers.traceparent === undefined ? api.ROOT_CONTEXT : api.propagation.extract(api.ROOT_CONTEXT, headers);
-    const span = tracer.startSpan(`${request.method} ${route}`, { kind: api.SpanKind.SERVER }, parent);
-    if (span.isRecording()) {
-      span.setAttributes({
-        'http.request.method': request.method,
-        'http.route': route,
-        'url.path': request.url.split('?', 1)[0],
-        'client.address': request.ip,
-        'mcp_gateway.correlation_id': String(request.id),
-      });
-    }
-    reply.raw.once('close', () => {
-      const status = reply.raw.statusCode;
-      span.setAttribute('http.response.status_code', status);
-      if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
-      span.end();
-    });
-    api.context.with(api.trace.setSpan(parent, span), done);
+    const context = startHttpSpan(t, request, reply, request.routeOptions.url ?? 'unmatched');
+    t.api.context.with(context, done);
   });
 }

@@ -1,17 +1,31 @@
 import type * as otel from '@opentelemetry/api';
-import type { Attributes, Span, SpanKind } from '@opentelemetry/api';
+import type { Attributes, Context, Span, SpanKind } from '@opentelemetry/api';
 
 /**
  * The hot path's door to OpenTelemetry. `tracing` stays null unless OTEL_ENABLE_OBSERVABILITY
  * is on: then `startTracing` (src/metrics/otel-sdk.ts, loaded by main.ts only in that case)
  * starts the SDK and sets it. Code on the request path tests `tracing` and pays one null check
  * when it is off; this module imports only types, so no OpenTelemetry code is loaded either.
+ *
+ * Trace context travels two ways. The MCP request path passes it explicitly (HTTP span →
+ * JSON-RPC span → REST or upstream client span): correct on any runtime and cheap. Spans deep
+ * in shared code (SQL statements, Redis commands, the admin API's handlers) read the active
+ * context, which only AsyncLocalStorage carries across awaits (`asyncContext`, see
+ * OTEL_ASYNC_CONTEXT); without it they are not made, rather than made as orphan traces.
  */
 export interface Tracing {
   readonly api: typeof otel;
   readonly tracer: otel.Tracer;
+  /** Whether the active context follows awaits (AsyncLocalStorage is the context manager). */
+  readonly asyncContext: boolean;
   /** Flushes the spans still queued and stops the SDK. */
   readonly shutdown: () => Promise<void>;
+}
+
+/** A span and the context that has it active: what a child span needs as its parent. */
+export interface TraceScope {
+  readonly span: Span;
+  readonly context: Context;
 }
 
 export let tracing: Tracing | null = null;
@@ -21,22 +35,23 @@ export function setTracing(value: Tracing | null): void {
 }
 
 /**
- * Runs `fn` inside a new span (the active context's child, or `parent`'s), ending it when `fn`
- * settles; a throw or rejection marks the span as an error. Call only when `tracing` is set.
+ * Runs `fn` inside a new span, the child of `parent`, ending it when `fn` settles; a throw or
+ * rejection marks the span as an error. `fn` gets the span's own context to pass on; it is also
+ * the active one when the active context follows awaits. Call only when `tracing` is set.
  */
 export async function inSpan<T>(
   t: Tracing,
   name: string,
   kind: SpanKind,
   attributes: Attributes,
-  fn: (span: Span) => Promise<T> | T,
-  parent?: otel.Context,
+  parent: Context,
+  fn: (scope: TraceScope) => Promise<T> | T,
 ): Promise<T> {
   const { api, tracer } = t;
-  const base = parent ?? api.context.active();
-  const span = tracer.startSpan(name, { kind, attributes }, base);
+  const span = tracer.startSpan(name, { kind, attributes }, parent);
+  const scope: TraceScope = { span, context: api.trace.setSpan(parent, span) };
   try {
-    return await api.context.with(api.trace.setSpan(base, span), () => fn(span));
+    return await (t.asyncContext ? api.context.with(scope.context, fn, undefined, scope) : fn(scope));
   } catch (error) {
     span.recordException(error instanceof Error ? error : String(error));
     span.setStatus({ code: api.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
@@ -46,9 +61,24 @@ export async function inSpan<T>(
   }
 }
 
-/** Adds the active trace context (W3C `traceparent`, `tracestate`) to outgoing HTTP headers. */
-export function injectTraceHeaders(headers: Record<string, string>): Record<string, string> {
-  if (tracing) tracing.api.propagation.inject(tracing.api.context.active(), headers);
+/** `explicit`, else the active context (the root one where it does not follow awaits). */
+export function parentContext(t: Tracing, explicit: Context | undefined): Context {
+  return explicit ?? t.api.context.active();
+}
+
+/**
+ * The parent of a span made deep in shared code (SQL, Redis): the active context when it holds a
+ * span of a traced operation, else null (no span: a statement outside any traced operation, or a
+ * runtime where the active context does not follow awaits, would only make a stray root trace).
+ */
+export function activeParent(t: Tracing): Context | null {
+  const active = t.api.context.active();
+  return t.api.trace.getSpan(active) ? active : null;
+}
+
+/** Adds W3C `traceparent` (and `tracestate`) of `context` (default: the active one) to outgoing HTTP headers. */
+export function injectTraceHeaders(headers: Record<string, string>, context?: Context): Record<string, string> {
+  if (tracing) tracing.api.propagation.inject(context ?? tracing.api.context.active(), headers);
   return headers;
 }
 

@@ -4,12 +4,13 @@
 // credentials are never logged, and credential values are scrubbed from every error text.
 import { STATUS_CODES } from 'node:http';
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import type { Context } from '@opentelemetry/api';
 import { Agent, request, type Dispatcher } from 'undici';
 import { isObject } from '#app/common/is-object.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import type { CallToolResult } from '#app/mcp/mcp-types.js';
-import { inSpan, injectTraceHeaders, tracing } from '#app/metrics/tracing.js';
+import { inSpan, injectTraceHeaders, parentContext, tracing } from '#app/metrics/tracing.js';
 
 export type RestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -31,8 +32,10 @@ export interface RestToolTarget {
 export interface RestCallOptions {
   /** The caller's cancellation: aborts the in-flight request and rejects with its reason. */
   signal?: AbortSignal;
-  /** Applied last (passthrough headers, traceparent…). */
+  /** Applied last (passthrough headers…). */
   extraHeaders?: Record<string, string>;
+  /** Tracing on: the caller's trace context, parent of each attempt's client span. */
+  trace?: Context;
 }
 
 type ContentBlock = CallToolResult['content'][number];
@@ -93,6 +96,7 @@ interface PreparedRequest {
   headers: Record<string, string>;
   body: string | undefined;
   timeoutMs: number;
+  trace: Context | undefined;
 }
 
 @Injectable()
@@ -149,6 +153,7 @@ export class RestToolExecutor implements OnModuleDestroy {
       headers,
       body,
       timeoutMs,
+      trace: options.trace,
     };
 
     const limit = this.config.tools.concurrentLimit;
@@ -223,8 +228,8 @@ export class RestToolExecutor implements OnModuleDestroy {
     if (!tracing) return this.exchange(req, retryStatus, signal);
     // Tracing on: each attempt is a client span, and the endpoint gets its W3C traceparent.
     const attributes = { 'http.request.method': req.method, 'url.full': req.displayUrl };
-    return inSpan(tracing, `HTTP ${req.method}`, tracing.api.SpanKind.CLIENT, attributes, async (span) => {
-      const outcome = await this.exchange({ ...req, headers: injectTraceHeaders({ ...req.headers }) }, retryStatus, signal);
+    return inSpan(tracing, req.method, tracing.api.SpanKind.CLIENT, attributes, parentContext(tracing, req.trace), async ({ span, context }) => {
+      const outcome = await this.exchange({ ...req, headers: injectTraceHeaders({ ...req.headers }, context) }, retryStatus, signal);
       if (outcome.kind === 'done') span.setAttribute('http.response.status_code', outcome.status);
       return outcome;
     });

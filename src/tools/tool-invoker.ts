@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { Context } from '@opentelemetry/api';
 import type { ValidateFunction } from 'ajv';
 import { LRUCache } from 'lru-cache';
 import { StoredCredentials } from '#app/auth/stored-credentials.js';
@@ -36,7 +37,8 @@ export class ToolInvoker {
     return args;
   }
 
-  async invoke(tool: ToolEntry, rawArgs: unknown, ctx: McpConnectionContext): Promise<CallToolResult> {
+  /** `trace`: tracing on, the caller's trace context (the REST call's span is its child). */
+  async invoke(tool: ToolEntry, rawArgs: unknown, ctx: McpConnectionContext, trace?: Context): Promise<CallToolResult> {
     const args = this.validArguments(tool, rawArgs);
     if (tool.integrationType !== 'REST' || !tool.url) {
       throw new McpError(ErrorCode.InternalError, `tool "${tool.name}" has no executor on this gateway`);
@@ -53,7 +55,7 @@ export class ToolInvoker {
       outputSchema: tool.outputSchema,
     };
     try {
-      return await this.rest.execute(target, args, { signal });
+      return await this.rest.execute(target, args, { signal, trace });
     } catch (error) {
       if (signal?.aborted) throw new McpError(ErrorCode.RequestCancelled, `request cancelled: ${(signal.reason as Error)?.message ?? 'by the client'}`);
       throw error;

@@ -11,9 +11,14 @@ import { waitFor } from '../helpers/wait.js';
 /*
  * OpenTelemetry end to end: the built gateway with OTEL_ENABLE_OBSERVABILITY=true exports over
  * OTLP/HTTP (JSON) to a real receiver here, on PostgreSQL and Redis. One tools/call is followed
- * from the caller's traceparent through the HTTP, JSON-RPC and tool spans to the REST endpoint
+ * from the caller's traceparent through the HTTP and JSON-RPC (tool) spans to the REST endpoint
  * (which must receive the trace context), and one federated call to the upstream MCP server
  * (traceparent header and `_meta`). Sensitive arguments must arrive redacted.
+ *
+ * The MCP request path passes its trace context explicitly, so `gw` runs with the default
+ * OTEL_ASYNC_CONTEXT=auto: on Node 20/22 that is without AsyncLocalStorage, and those trees must
+ * still be whole. SQL and Redis spans need the active context to follow awaits: `gwAsync`
+ * (OTEL_ASYNC_CONTEXT=always, same database and Redis) shows them in the request's tree.
  */
 
 interface OtlpSpan {
@@ -32,6 +37,9 @@ const CALLER_SPAN = '00f067aa0ba902b7';
 const flatten = (attributes: Array<{ key: string; value: Record<string, unknown> }> = []): Record<string, unknown> =>
   Object.fromEntries(attributes.map(({ key, value }) => [key, Object.values(value)[0]]));
 
+/** Node 24+ runs AsyncLocalStorage on AsyncContextFrame, so `auto` turns it on there. */
+const autoAsyncContext = Number(process.versions.node.split('.')[0]) >= 24;
+
 const havePostgres = await serviceAvailable('postgres');
 const haveRedis = await serviceAvailable('redis');
 
@@ -43,6 +51,7 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
   let rest: http.Server;
   let upstream: UpstreamFixture;
   let gw: GatewayProcess;
+  let gwAsync: GatewayProcess;
   let db: { url: string; drop: () => Promise<void> };
   const auth = bearer();
 
@@ -78,7 +87,7 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
     const restPort = await listen(rest);
     upstream = await startUpstream({ name: 'traced-upstream' });
     db = await createTestDatabase('mcpgw_trace');
-    gw = await startGateway({
+    const env = {
       DATABASE_URL: db.url,
       CACHE_TYPE: 'redis',
       REDIS_URL,
@@ -88,7 +97,9 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_SERVICE_NAME: 'gateway-under-test',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=ci,team=mcp',
-    });
+    };
+    gw = await startGateway(env);
+    gwAsync = await startGateway({ ...env, OTEL_ASYNC_CONTEXT: 'always' });
     const tool = await api(gw.url, 'POST', '/tools', {
       auth,
       body: {
@@ -105,6 +116,7 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
 
   afterAll(async () => {
     await gw?.stop();
+    await gwAsync?.stop();
     await upstream?.close();
     receiver?.close();
     rest?.close();
@@ -123,27 +135,26 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
     expect(((await res.json()) as any).result.isError).toBeFalsy();
 
     const inTrace = () => spans.filter((s) => s.traceId === CALLER_TRACE);
-    await waitFor(() => inTrace().some((s) => s.name === 'POST /rpc') && inTrace().some((s) => s.name === 'HTTP POST'), 15_000);
+    await waitFor(() => inTrace().some((s) => s.name === 'POST /rpc') && inTrace().some((s) => s.name === 'POST'), 15_000);
+    expect(inTrace()).toHaveLength(3);
     const byName = (name: string) => inTrace().find((s) => s.name === name)!;
 
     const server = byName('POST /rpc');
     expect(server.parentSpanId).toBe(CALLER_SPAN);
     expect(server.kind).toBe(2); // SERVER
-    expect(server.attributes['http.response.status_code']).toBe(200);
+    expect(server.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/rpc', 'http.response.status_code': 200 });
 
-    const method = byName('tools/call');
+    // The JSON-RPC span of a tools/call is the tool invocation's, named after the tool.
+    const method = byName('tools/call traced_rest');
     expect(method.parentSpanId).toBe(server.spanId);
-    expect(method.attributes).toMatchObject({ 'rpc.system': 'jsonrpc', 'rpc.method': 'tools/call', 'mcp.transport': 'rpc' });
-
-    const tool = byName('tools/call traced_rest');
-    expect(tool.parentSpanId).toBe(method.spanId);
-    expect(tool.attributes['mcp.gateway']).toBe('local');
-    const args = JSON.parse(tool.attributes['mcp.tool.arguments'] as string);
+    expect(method.kind).toBe(2); // SERVER
+    expect(method.attributes).toMatchObject({ 'rpc.system': 'jsonrpc', 'rpc.method': 'tools/call', 'mcp.transport': 'rpc', 'mcp.tool.name': 'traced_rest', 'mcp.gateway': 'local' });
+    const args = JSON.parse(method.attributes['mcp.tool.arguments'] as string);
     expect(args).toEqual({ city: 'Oslo', api_key: '[REDACTED]' });
     expect(JSON.stringify(spans)).not.toContain('sk-very-secret');
 
-    const client = byName('HTTP POST');
-    expect(client.parentSpanId).toBe(tool.spanId);
+    const client = byName('POST');
+    expect(client.parentSpanId).toBe(method.spanId);
     expect(client.kind).toBe(3); // CLIENT
     expect(client.attributes['http.response.status_code']).toBe(200);
     // The REST endpoint continues the same trace, under the client span.
@@ -154,9 +165,9 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
     expect(resource).toMatchObject({ 'service.name': 'gateway-under-test', 'deployment.environment': 'ci', team: 'mcp' });
   });
 
-  it('traces catalog writes down to the SQL statements and Redis commands', async () => {
+  it('traces catalog writes down to the SQL statements and Redis commands (OTEL_ASYNC_CONTEXT=always)', async () => {
     const trace = 'aaaabbbbccccddddeeeeffff00001111';
-    const res = await fetch(`${gw.url}/tools`, {
+    const res = await fetch(`${gwAsync.url}/tools`, {
       method: 'POST',
       headers: { authorization: auth, 'content-type': 'application/json', traceparent: `00-${trace}-${CALLER_SPAN}-01` },
       body: JSON.stringify({ name: 'traced_write', url: 'http://127.0.0.1:9/x' }),
@@ -172,6 +183,26 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
     for (const s of sql) expect(ids.has(s.parentSpanId!) || s.parentSpanId === server.spanId).toBe(true);
     await waitFor(() => inTrace().some((s) => s.attributes['db.system.name'] === 'redis'), 15_000);
     expect(inTrace().find((s) => s.attributes['db.system.name'] === 'redis')!.name).toMatch(/^redis \w+/);
+  });
+
+  it(`makes ${autoAsyncContext ? 'SQL spans' : 'no SQL or Redis spans'} by default (OTEL_ASYNC_CONTEXT=auto on Node ${process.versions.node}), and no stray root spans`, async () => {
+    const trace = '9999bbbbccccddddeeeeffff00001111';
+    const res = await fetch(`${gw.url}/tools`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json', traceparent: `00-${trace}-${CALLER_SPAN}-01` },
+      body: JSON.stringify({ name: 'traced_write_auto', url: 'http://127.0.0.1:9/x' }),
+    });
+    expect(res.status).toBe(201);
+    const inTrace = () => spans.filter((s) => s.traceId === trace);
+    await waitFor(() => inTrace().some((s) => s.name === 'POST /tools'), 15_000);
+    if (autoAsyncContext) {
+      await waitFor(() => inTrace().some((s) => s.attributes['db.system.name'] === 'postgresql'), 15_000);
+    } else {
+      await new Promise((r) => setTimeout(r, 1500)); // any SQL span of this request would be in the same batch
+      expect(inTrace().filter((s) => s.name !== 'POST /tools')).toEqual([]);
+    }
+    // A statement outside any traced operation (health checks, snapshot reloads) makes no trace.
+    expect(spans.filter((s) => s.parentSpanId === undefined || s.parentSpanId === '').filter((s) => 'db.system.name' in s.attributes)).toEqual([]);
   });
 
   it('propagates the trace to a federated upstream in the traceparent header and in _meta', async () => {
@@ -196,12 +227,11 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
     const inTrace = () => spans.filter((s) => s.traceId === trace);
     await waitFor(() => inTrace().some((s) => s.name === 'upstream tools/call'), 15_000);
     // The _meta traceparent of a 2026-07-28 request parents the JSON-RPC span.
-    const method = inTrace().find((s) => s.name === 'tools/call')!;
+    const method = inTrace().find((s) => s.name === 'tools/call up-echo')!;
     expect(method.parentSpanId).toBe(CALLER_SPAN);
-    const tool = inTrace().find((s) => s.name === 'tools/call up-echo')!;
-    expect(tool.attributes['mcp.gateway']).toBe('up');
+    expect(method.attributes['mcp.gateway']).toBe('up');
     const call = inTrace().find((s) => s.name === 'upstream tools/call')!;
-    expect(call.parentSpanId).toBe(tool.spanId);
+    expect(call.parentSpanId).toBe(method.spanId);
     expect(call.attributes).toMatchObject({ 'mcp.gateway': 'up', 'rpc.method': 'tools/call' });
     // The upstream sees our upstream-call span as its parent, on the wire and in _meta.
     expect(upstream.calls.lastHeaders.traceparent).toBe(`00-${trace}-${call.spanId}-01`);

@@ -1,7 +1,10 @@
+import type { Context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthGuard, AuthenticatedUser } from '#app/auth/auth.guard.js';
 import { toErrorBody } from '#app/common/all-exceptions.filter.js';
+import { httpTraceContext, startHttpSpan } from '#app/metrics/http-tracing.js';
 import type { MetricsService } from '#app/metrics/metrics.service.js';
+import { tracing } from '#app/metrics/tracing.js';
 import { stampCorrelationId } from '#app/runtime/http-host.js';
 import { ErrorCode } from '../mcp-types.js';
 import { errorResponse } from '../mcp-dispatcher.js';
@@ -32,8 +35,8 @@ export const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * What every MCP HTTP exchange does around the dispatcher: authenticate, echo the correlation
- * id, and record the request in the HTTP metrics. Done inline rather than as Fastify hooks,
- * which cost measurably on the hot path.
+ * id, start the HTTP span (tracing on), and record the request in the HTTP metrics. Done inline
+ * rather than as Fastify hooks, which cost measurably on the hot path.
  */
 export class McpHttpExchange {
   constructor(
@@ -44,6 +47,7 @@ export class McpHttpExchange {
   /** Authenticates; on failure answers 401 itself and returns null. */
   begin(request: FastifyRequest, reply: FastifyReply, route: string): AuthenticatedUser | null {
     this.stamp(request, reply);
+    if (tracing) startHttpSpan(tracing, request, reply, route);
     try {
       return this.guard.authenticate(request.headers.authorization);
     } catch (error) {
@@ -52,6 +56,11 @@ export class McpHttpExchange {
       });
       return null;
     }
+  }
+
+  /** The trace context of this request's HTTP span (tracing on, after `begin`), for the dispatcher. */
+  trace(request: FastifyRequest): Context | undefined {
+    return tracing ? httpTraceContext(request) : undefined;
   }
 
   /** Echoes the correlation id (replacing an insane caller value). */

@@ -95,6 +95,7 @@ export function registerLegacySseTransport(fastify: FastifyInstance, deps: Sessi
         request: (method, params, signal) => clientRequests.request(record.id, (m) => log.append(record.id, SSE_STREAM, m).then(() => undefined), method, params, signal),
         clientResponse: (m) => clientRequests.accept(record.id, m),
         headers: request.headers,
+        trace: exchange.trace(request),
       });
     } finally {
       tracked?.done();

@@ -32,6 +32,7 @@ export function registerRpcTransport(fastify: FastifyInstance, dispatcher: McpDi
       allowBatch: version === BATCH_VERSION,
       signal: lazyDisconnectSignal(reply),
       headers: request.headers,
+      trace: exchange.trace(request),
     });
     return response === null ? exchange.send(request, reply, route, 202, null) : exchange.send(request, reply, route, 200, response);
   };

@@ -136,7 +136,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
       }
       const body = await dispatcher.dispatch(message, {
         transport: 'streamable-http', user: gate.user, serverId: gate.serverId, protocolVersion: modernVersion as string,
-        allowBatch: false, signal: lazyDisconnectSignal(reply), headers: request.headers, notify,
+        allowBatch: false, signal: lazyDisconnectSignal(reply), headers: request.headers, trace: exchange.trace(request), notify,
       });
       if (body === null) return respond(202, null);
       const code = responseErrorCode(body);
@@ -148,7 +148,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
 
     // 2025 era: initialize opens a session.
     if (isObject(message) && message.method === 'initialize') {
-      const body = await dispatcher.dispatch(message, { transport: 'streamable-http', user: gate.user, serverId: gate.serverId, allowBatch: false, headers: request.headers });
+      const body = await dispatcher.dispatch(message, { transport: 'streamable-http', user: gate.user, serverId: gate.serverId, allowBatch: false, headers: request.headers, trace: exchange.trace(request) });
       if (body === null) return respond(202, null);
       const result = (JSON.parse(body) as { result?: { protocolVersion?: string } }).result;
       if (!result?.protocolVersion) return respond(200, body); // an error: no session
@@ -189,6 +189,7 @@ export function registerStreamableHttpTransport(fastify: FastifyInstance, deps: 
         ...(acceptsSse ? { request: (method: string, params: Record<string, unknown>, signal?: AbortSignal) => clientRequests.request(record.id, related, method, params, signal) } : {}),
         clientResponse: (m) => clientRequests.accept(record.id, m),
         headers: request.headers,
+        trace: exchange.trace(request),
       });
       return respond(body === null ? 202 : 200, body);
     } finally {
