@@ -16,6 +16,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
+import { asyncContextFrameInUse } from '#app/common/async-context.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { SERVER_INFO } from '#app/mcp/protocol.js';
 import { setTracing } from './tracing.js';
@@ -62,18 +63,6 @@ export function startTracing(config: AppConfig): void {
       await sdk.shutdown();
     },
   });
-}
-
-/**
- * Whether this runtime's AsyncLocalStorage runs on AsyncContextFrame (Node 24+ by default, Node
- * 22 with --experimental-async-context-frame) rather than on async_hooks, whose promise hooks
- * cost every promise of every request (measured on Node 20: about a quarter of the gateway's
- * tools/call throughput, before a single span is recorded).
- */
-function asyncContextFrameInUse(): boolean {
-  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
-  if (flags.includes('--no-async-context-frame')) return false;
-  return Number(process.versions.node.split('.')[0]) >= 24 || flags.includes('--experimental-async-context-frame');
 }
 
 /**
