@@ -1,8 +1,8 @@
 /**
  * The observability scenario of `npm run bench`: what tracing costs. `tools/call` of a REST
  * tool over /rpc (the request with the most spans: HTTP server, JSON-RPC, tool, HTTP client)
- * against the bench's gateway with OTEL_ENABLE_OBSERVABILITY off, and against a second gateway,
- * same build and data, with it on, exporting every span over OTLP http/protobuf to a sink here
+ * against a gateway with OTEL_ENABLE_OBSERVABILITY off, and against a second gateway, same build
+ * and data, with it on, exporting every span over OTLP http/protobuf to a sink here
  * (a real HTTP endpoint that reads and discards the batches), and a third with 10% of the
  * traces sampled (parentbased_traceidratio 0.1).
  *
@@ -10,22 +10,30 @@
  * worktree of an older commit), a third gateway runs that build with the same data: "off"
  * against it is the cost of the instrumentation when it is off.
  *
+ * Every side is a fresh process with the same history (seeded, then only this scenario's load):
+ * the bench's own gateway has run the federation scenario, and on Node 20 its first relayed call
+ * turned on AsyncLocalStorage's promise hooks for good (upstream-relay.ts), which would handicap
+ * "off".
+ *
  * Only one gateway is under load at a time, on the same core; the runs alternate, `rounds`
- * times each, and the medians are compared.
+ * times each (BENCH_OBS_ROUNDS, default 7, of BENCH_OBS_DURATION s, default 5). Each ratio is the
+ * median of the per-round ratios: every round compares runs made seconds apart, so a machine
+ * whose speed drifts over minutes (a shared VM) does not decide the comparison.
  */
 import http from 'node:http';
 import { join } from 'node:path';
 
 /**
  * @param {object} ctx
- * @param {string} ctx.offUrl the bench's gateway (observability off)
  * @param {(env: object, distMain?: string) => Promise<{url: string, child: any}>} ctx.startGateway starts a seeded gateway (see run.mjs)
  * @param {(name: string, opts: object) => Promise<object>} ctx.load one checked load run (see run.mjs)
  * @param {Record<string,string>} ctx.headers
  * @param {string} ctx.body the tools/call request
  * @param {string} ctx.expect what every answer must contain
  */
-export async function benchObservability({ offUrl, startGateway, load, headers, body, expect, rounds, freePort }) {
+export async function benchObservability({ startGateway, load, headers, body, expect, freePort }) {
+  const rounds = Number(process.env.BENCH_OBS_ROUNDS ?? 7);
+  const duration = Number(process.env.BENCH_OBS_DURATION ?? 5);
   let batches = 0;
   const sink = http.createServer((req, res) => {
     let bytes = 0;
@@ -39,6 +47,8 @@ export async function benchObservability({ offUrl, startGateway, load, headers, 
   await new Promise((r) => sink.listen(sinkPort, '127.0.0.1', r));
   const started = [];
   try {
+    const off = await startGateway({});
+    started.push(off);
     const on = await startGateway({
       OTEL_ENABLE_OBSERVABILITY: 'true',
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`,
@@ -58,19 +68,23 @@ export async function benchObservability({ offUrl, startGateway, load, headers, 
     const before = baselineDist ? await startGateway({}, join(baselineDist, 'main.js')) : null;
     if (before) started.push(before);
 
-    const sides = [['off', offUrl], ['on', on.url], ['sampled', sampled.url], ...(before ? [['before', before.url]] : [])];
+    const sides = [['off', off.url], ['on', on.url], ['sampled', sampled.url], ...(before ? [['before', before.url]] : [])];
     const runs = Object.fromEntries(sides.map(([name]) => [name, []]));
     for (const [name, url] of sides) await load(`warm-up tools/call (${name})`, { url: `${url}/rpc`, headers, body, expect, duration: 3 });
     for (let round = 1; round <= rounds; round++) {
-      for (const [name, url] of sides) runs[name].push(await load(`tools/call tracing ${name} (round ${round})`, { url: `${url}/rpc`, headers, body, expect }));
+      for (const [name, url] of sides) runs[name].push(await load(`tools/call tracing ${name} (round ${round})`, { url: `${url}/rpc`, headers, body, expect, duration }));
     }
+    const middle = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const median = (rows) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)];
+    /** The median over rounds of side a's req/s over side b's in the same round. */
+    const ratio = (a, b) => middle(runs[a].map((row, i) => row.rps / runs[b][i].rps));
     const result = Object.fromEntries(sides.map(([name]) => [name, median(runs[name])]));
     return {
       ...result,
-      onRatio: result.on.rps / result.off.rps,
-      sampledRatio: result.sampled.rps / result.off.rps,
-      offVsBefore: before ? result.off.rps / result.before.rps : null,
+      rounds,
+      onRatio: ratio('on', 'off'),
+      sampledRatio: ratio('sampled', 'off'),
+      offVsBefore: before ? ratio('off', 'before') : null,
       exportBatches: batches,
     };
   } finally {

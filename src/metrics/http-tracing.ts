@@ -16,6 +16,7 @@ export function startHttpSpan(t: Tracing, request: FastifyRequest, reply: Fastif
   const headers = request.headers;
   const parent = headers.traceparent === undefined ? api.ROOT_CONTEXT : api.propagation.extract(api.ROOT_CONTEXT, headers);
   const span = tracer.startSpan(`${request.method} ${route}`, { kind: api.SpanKind.SERVER }, parent);
+  // An unsampled span records nothing, so it needs no attributes and no end.
   if (span.isRecording()) {
     span.setAttributes({
       'http.request.method': request.method,
@@ -24,13 +25,13 @@ export function startHttpSpan(t: Tracing, request: FastifyRequest, reply: Fastif
       'client.address': request.ip,
       'mcp_gateway.correlation_id': String(request.id),
     });
+    reply.raw.once('close', () => {
+      const status = reply.raw.statusCode;
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
+      span.end();
+    });
   }
-  reply.raw.once('close', () => {
-    const status = reply.raw.statusCode;
-    span.setAttribute('http.response.status_code', status);
-    if (status >= 500) span.setStatus({ code: api.SpanStatusCode.ERROR });
-    span.end();
-  });
   const context = api.trace.setSpan(parent, span);
   contexts.set(request, context);
   return context;

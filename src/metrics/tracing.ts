@@ -39,7 +39,7 @@ export function setTracing(value: Tracing | null): void {
  * rejection marks the span as an error. `fn` gets the span's own context to pass on; it is also
  * the active one when the active context follows awaits. Call only when `tracing` is set.
  */
-export async function inSpan<T>(
+export function inSpan<T>(
   t: Tracing,
   name: string,
   kind: SpanKind,
@@ -50,8 +50,22 @@ export async function inSpan<T>(
   const { api, tracer } = t;
   const span = tracer.startSpan(name, { kind, attributes }, parent);
   const scope: TraceScope = { span, context: api.trace.setSpan(parent, span) };
+  const run = (): Promise<T> | T => (t.asyncContext ? api.context.with(scope.context, fn, undefined, scope) : fn(scope));
+  // An unsampled span records nothing: its context still propagates (children and downstream
+  // services learn the trace is not sampled), but there is nothing to end or mark.
+  if (!span.isRecording()) {
+    try {
+      return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+  return recorded(api, span, run);
+}
+
+async function recorded<T>(api: typeof otel, span: Span, run: () => Promise<T> | T): Promise<T> {
   try {
-    return await (t.asyncContext ? api.context.with(scope.context, fn, undefined, scope) : fn(scope));
+    return await run();
   } catch (error) {
     span.recordException(error instanceof Error ? error : String(error));
     span.setStatus({ code: api.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
