@@ -16,7 +16,7 @@
  * "off".
  *
  * Only one gateway is under load at a time, on the same core; the runs alternate, `rounds`
- * times each (BENCH_OBS_ROUNDS, default 7, of BENCH_OBS_DURATION s, default 5). Each ratio is the
+ * times each in rotating order (BENCH_OBS_ROUNDS, default 7, of BENCH_OBS_DURATION s, default 5). Each ratio is the
  * median of the per-round ratios: every round compares runs made seconds apart, so a machine
  * whose speed drifts over minutes (a shared VM) does not decide the comparison.
  */
@@ -72,7 +72,9 @@ export async function benchObservability({ startGateway, load, headers, body, ex
     const runs = Object.fromEntries(sides.map(([name]) => [name, []]));
     for (const [name, url] of sides) await load(`warm-up tools/call (${name})`, { url: `${url}/rpc`, headers, body, expect, duration: 3 });
     for (let round = 1; round <= rounds; round++) {
-      for (const [name, url] of sides) runs[name].push(await load(`tools/call tracing ${name} (round ${round})`, { url: `${url}/rpc`, headers, body, expect, duration }));
+      // Each round starts with the next side, so no side always runs first or last.
+      const order = sides.map((_, i) => sides[(i + round - 1) % sides.length]);
+      for (const [name, url] of order) runs[name].push(await load(`tools/call tracing ${name} (round ${round})`, { url: `${url}/rpc`, headers, body, expect, duration }));
     }
     const middle = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
     const median = (rows) => [...rows].sort((a, b) => a.rps - b.rps)[Math.floor(rows.length / 2)];
