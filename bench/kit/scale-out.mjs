@@ -39,6 +39,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
+import { nginxConf } from './nginx-conf.mjs';
 import { ECHO_TOOL, seedTools } from './seed-tools.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -221,40 +222,10 @@ async function startNginx(ports) {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'scale-nginx-'));
   mkdirSync(join(dir, 'logs'));
-  // As test/helpers/nginx.ts configures it (unbuffered for SSE, WebSocket upgrades), with a
-  // keep-alive pool to the gateways big enough for the load's connections.
+  // The load's connections need a bigger keep-alive pool and higher limits than the tests'.
   writeFileSync(
     join(dir, 'nginx.conf'),
-    `worker_processes ${NGINX_WORKERS};
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
-  upstream gateways {
-    ${ports.map((p) => `server 127.0.0.1:${p};`).join(' ')}
-    keepalive 512; keepalive_requests 100000;
-  }
-  server {
-    listen 127.0.0.1:${port} backlog=4096;
-    keepalive_requests 100000;
-    client_max_body_size 8m;
-    location / {
-      proxy_pass http://gateways;
-      proxy_http_version 1.1;
-      proxy_set_header Host $host:$server_port;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_buffering off;
-      proxy_cache off;
-      proxy_read_timeout 3600s;
-    }
-  }
-}
-`,
+    nginxConf({ dir, port, upstreams: ports, workers: NGINX_WORKERS, workerConnections: 8192, keepalive: 512, underLoad: true }),
   );
   const child = start(SERVER_CPUS, [NGINX_BIN, '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;']);
   const url = `http://127.0.0.1:${port}`;

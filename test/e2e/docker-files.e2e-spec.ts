@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { DEFAULT_SQLITE_PATH, loadConfig } from '#app/config/app-config.js';
 import { EnvironmentVariables } from '#app/config/environment.js';
 import { CONFIG_VARS } from '../helpers/config-vars.js';
 import { freePort, ROOT } from '../helpers/gateway-process.js';
+import { groupAlive, runToExit, startContainerMain, stopContainerMains } from '../helpers/container-process.js';
 import { NGINX_BIN, nginxAvailable } from '../helpers/nginx.js';
 
 /*
@@ -179,57 +180,13 @@ const healthcheckTest = (s: ComposeService): string => [s.healthcheck?.test ?? [
 
 // ---------------------------------------------------------------- processes
 
-function runHealthcheck(argv: string[], port: number): Promise<number | null> {
-  return new Promise((done) => {
-    const child = spawn(argv[0], argv.slice(1), { env: { PATH: process.env.PATH ?? '', PORT: String(port) }, stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      done(code);
-    });
-  });
-}
+afterAll(stopContainerMains);
 
-const started: ChildProcess[] = [];
-const pm2Homes: string[] = [];
-afterAll(() => {
-  for (const child of started) {
-    try {
-      process.kill(-(child.pid as number), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const dir of pm2Homes) rmSync(dir, { recursive: true, force: true });
-});
+/** The image's HEALTHCHECK (or compose's) against a gateway on `port`: its exit code. */
+const runHealthcheck = async (argv: string[], port: number): Promise<number | null> => (await runToExit(argv, { PORT: String(port) }, 10_000)).code;
 
 /** Runs the image's CMD in the repo (the image's /app), with the image's ENV plus `env`. */
-function runImageCmd(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const argv = cmdArgv();
-  let out = '';
-  const pm2Home = mkdtempSync(join(tmpdir(), 'pm2-'));
-  pm2Homes.push(pm2Home);
-  const child = spawn(argv[0], argv.slice(1), {
-    cwd: ROOT,
-    detached: true,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PM2_HOME: pm2Home, ...finalEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  started.push(child);
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  return { child, output: () => out, exited };
-}
-
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const runImageCmd = (env: Record<string, string>) => startContainerMain(cmdArgv(), { ...finalEnv(), ...env });
 
 // ================================================================= tests
 

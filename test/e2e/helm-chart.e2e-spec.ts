@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { CONFIG_VARS, configConstraints } from '../helpers/config-vars.js';
 import { TEST_SECRET, bearer } from '../helpers/auth.js';
 import { api, freePort, ROOT, startGateway } from '../helpers/gateway-process.js';
 import { createTestDatabase } from '../helpers/postgres-db.js';
+import { groupAlive, runToExit, startContainerMain, stopContainerMains } from '../helpers/container-process.js';
 import { REDIS_URL, serviceAvailable } from '../helpers/services.js';
 
 /*
@@ -103,15 +104,8 @@ const helmEnv = {
   HELM_CONFIG_HOME: join(helmHome, 'config'),
   HELM_DATA_HOME: join(helmHome, 'data'),
 };
-const started: ChildProcess[] = [];
 afterAll(() => {
-  for (const child of started) {
-    try {
-      process.kill(-(child.pid as number), 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
+  stopContainerMains();
   rmSync(helmHome, { recursive: true, force: true });
 });
 
@@ -775,33 +769,10 @@ function imageCmd(): string[] {
   const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(readFileSync(join(ROOT, 'docker/Dockerfile'), 'utf8'))?.[1];
   return JSON.parse(cmd as string) as string[];
 }
-function run(argv: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<{ code: number | null; output: string }> {
-  return new Promise((done) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      done({ code, output });
-    });
-  });
-}
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 (helmAvailable ? describe : describe.skip)('helm/mcp-gateway: the rendered pods, run for real (local PostgreSQL and Redis)', () => {
   it('migration Job, start-up probe, then the container serves /ready and /health and stops within its grace period', async () => {
     if (!(await serviceAvailable('postgres')) || !(await serviceAvailable('redis'))) return;
     const db = await createTestDatabase('mcpgw_helm');
-    const pm2Home = mkdtempSync(join(tmpdir(), 'pm2-'));
     try {
       const url = new URL(db.url);
       const { objects } = render({
@@ -826,7 +797,7 @@ function groupAlive(pid: number): boolean {
       // The Job: its init container (db-isready), then the migration.
       const job = podOf(only(objects, 'Job')).spec;
       for (const c of [...(job.initContainers ?? []), ...job.containers]) {
-        const result = await run(c.command as string[], containerEnv(objects, c));
+        const result = await runToExit(c.command as string[], containerEnv(objects, c));
         expect({ container: c.name, code: result.code }).toEqual({ container: c.name, code: 0 });
         if (c.name === 'migrate') expect(result.output).toMatch(/migrate: ran /);
       }
@@ -835,22 +806,11 @@ function groupAlive(pid: number): boolean {
       const gateway = pod.containers[0];
       const env = containerEnv(objects, gateway);
       const startup = (gateway.startupProbe as { exec: { command: string[] } }).exec.command;
-      expect((await run(startup, env)).code).toBe(0);
+      expect((await runToExit(startup, env)).code).toBe(0);
 
       // The image's CMD with the pod's env; loopback instead of 0.0.0.0 on a shared machine.
       const port = await freePort();
-      const argv = imageCmd();
-      let output = '';
-      const child = spawn(argv[0], argv.slice(1), {
-        cwd: ROOT,
-        detached: true,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production', ...env, HOST: '127.0.0.1', PORT: String(port), PM2_HOME: pm2Home },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      started.push(child);
-      child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-      child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      const { child, output, exited } = startContainerMain(imageCmd(), { NODE_ENV: 'production', ...env, HOST: '127.0.0.1', PORT: String(port) });
 
       const probe = async (path: string) => {
         try {
@@ -863,13 +823,13 @@ function groupAlive(pid: number): boolean {
       const liveness = (gateway.livenessProbe as { httpGet: { path: string } }).httpGet.path;
       let status = 0;
       for (let i = 0; i < 120 && status !== 200; i++) {
-        if (child.exitCode !== null) throw new Error(`the container command exited with ${child.exitCode}:\n${output}`);
+        if (child.exitCode !== null) throw new Error(`the container command exited with ${child.exitCode}:\n${output()}`);
         await sleep(500);
         status = await probe(readiness);
       }
       expect(status).toBe(200);
       expect(await probe(liveness)).toBe(200);
-      expect(output).toMatch(/config ok: 2 worker\(s\), postgres database, redis cache/);
+      expect(output()).toMatch(/config ok: 2 worker\(s\), postgres database, redis cache/);
 
       // SIGTERM after the preStop sleep: everything is gone well within the grace period left.
       const left = (pod.terminationGracePeriodSeconds as number) - Number((values.lifecycle as Obj).preStopSleepSeconds);
@@ -880,7 +840,6 @@ function groupAlive(pid: number): boolean {
       expect(groupAlive(child.pid as number)).toBe(false);
       expect(Date.now() - stoppedAt).toBeLessThan(left * 1000);
     } finally {
-      rmSync(pm2Home, { recursive: true, force: true });
       await db.drop();
     }
   }, 120_000);

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { nginxConf } from '../../bench/kit/nginx-conf.mjs';
 import { freePort } from './gateway-process.js';
 
 export const NGINX_BIN = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? null;
@@ -22,42 +23,14 @@ export interface LoadBalancer {
 
 /**
  * A real nginx on a free loopback port, round-robin over `ports`, configured the way a
- * deployment would be for MCP: no buffering (SSE), long read timeouts, WebSocket upgrades.
+ * deployment would be for MCP (bench/kit/nginx-conf.mjs).
  */
 export async function startNginx(ports: number[]): Promise<LoadBalancer> {
   if (!NGINX_BIN) throw new Error('nginx is not installed');
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'nginx-'));
   mkdirSync(join(dir, 'logs'));
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fcgi; uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
-  upstream gateways { ${ports.map((p) => `server 127.0.0.1:${p};`).join(' ')} keepalive 32; }
-  server {
-    listen 127.0.0.1:${port};
-    client_max_body_size 8m;
-    location / {
-      proxy_pass http://gateways;
-      proxy_http_version 1.1;
-      proxy_set_header Host $host:$server_port;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_buffering off;
-      proxy_cache off;
-      proxy_read_timeout 3600s;
-    }
-  }
-}
-`,
-  );
+  writeFileSync(join(dir, 'nginx.conf'), nginxConf({ dir, port, upstreams: ports }));
   const child: ChildProcess = spawn(NGINX_BIN, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
