@@ -1,7 +1,6 @@
 import * as api from '@opentelemetry/api';
 import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
@@ -13,12 +12,12 @@ import {
   SimpleSpanProcessor,
   TraceIdRatioBasedSampler,
   type Sampler,
-  type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { asyncContextFrameInUse } from '#app/common/async-context.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { SERVER_INFO } from '#app/mcp/protocol.js';
+import { StreamingSpanProcessor, otlpProtobufExporter } from './streaming-span-processor.js';
 import { setTracing } from './tracing.js';
 
 /**
@@ -36,7 +35,7 @@ export function startTracing(config: AppConfig): void {
   const { otel } = config;
   const processors: SpanProcessor[] = [];
   if (otel.tracesExporter === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
-  if (otel.tracesExporter === 'otlp') processors.push(new BatchSpanProcessor({ exporter: otlpExporter(otel) }));
+  if (otel.tracesExporter === 'otlp') processors.push(otlpProcessor(otel));
   const asyncContext = otel.asyncContext === 'always' || (otel.asyncContext === 'auto' && asyncContextFrameInUse());
   const sdk = new NodeSDK({
     // undefined: the SDK's default, AsyncLocalStorage.
@@ -97,10 +96,15 @@ function sampler(otel: AppConfig['otel']): Sampler {
   return otel.sampler.startsWith('parentbased_') ? new ParentBasedSampler({ root }) : root;
 }
 
-/** The OTLP exporter for OTEL_EXPORTER_OTLP_PROTOCOL, at OTEL_EXPORTER_OTLP_ENDPOINT (or the spec's default). */
-function otlpExporter(otel: AppConfig['otel']): SpanExporter {
-  if (otel.protocol === 'grpc') return new GrpcExporter(otel.endpoint ? { url: otel.endpoint } : {});
+/**
+ * The OTLP span processor and exporter for OTEL_EXPORTER_OTLP_PROTOCOL, at
+ * OTEL_EXPORTER_OTLP_ENDPOINT (or the spec's default). http/protobuf, the default, encodes each
+ * span as it ends (StreamingSpanProcessor); grpc and http/json batch span objects as the SDK does.
+ */
+function otlpProcessor(otel: AppConfig['otel']): SpanProcessor {
+  if (otel.protocol === 'grpc') return new BatchSpanProcessor({ exporter: new GrpcExporter(otel.endpoint ? { url: otel.endpoint } : {}) });
   // The endpoint is the collector's base URL; HTTP exporters post traces to its /v1/traces.
   const url = otel.endpoint ? `${otel.endpoint.replace(/\/+$/, '')}/v1/traces` : undefined;
-  return otel.protocol === 'http/json' ? new JsonExporter(url ? { url } : {}) : new ProtobufExporter(url ? { url } : {});
+  if (otel.protocol === 'http/json') return new BatchSpanProcessor({ exporter: new JsonExporter(url ? { url } : {}) });
+  return new StreamingSpanProcessor(otlpProtobufExporter(url));
 }
