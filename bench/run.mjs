@@ -292,13 +292,13 @@ async function main() {
       ? [{ name: 'observability scenario ran', value: null, ok: false, shown: observability.error.split('\n')[0].slice(0, 200) }]
       : [
           {
-            name: 'tracing on, 10% sampled: tools/call >= 85% of off',
+            name: 'tracing on, defaults (10% sampled): tools/call >= 85% of off',
             value: observability.sampledRatio,
             ok: observability.sampledRatio >= 0.85 && observability.sampled.errors === 0,
             shown: `${(100 * observability.sampledRatio).toFixed(1)}% (median of ${observability.rounds} paired rounds; medians ${observability.sampled.rps} vs ${observability.off.rps} req/s; p50 ${observability.sampled.p50} vs ${observability.off.p50} ms)`,
           },
           {
-            name: 'tracing on, every request: tools/call >= 85% of off',
+            name: 'tracing on, every request sampled: tools/call >= 85% of off',
             value: observability.onRatio,
             ok: observability.onRatio >= 0.85 && observability.on.errors === 0 && observability.exportBatches > 0,
             shown: `${(100 * observability.onRatio).toFixed(1)}% (median of ${observability.rounds} paired rounds; medians ${observability.on.rps} vs ${observability.off.rps} req/s; p50 ${observability.on.p50} vs ${observability.off.p50} ms; ${observability.exportBatches} OTLP batches exported)`,

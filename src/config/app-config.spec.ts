@@ -81,6 +81,7 @@ describe('loadConfig', () => {
       [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'udp' }, 'OTEL_EXPORTER_OTLP_PROTOCOL', '"udp"', 'allowed: grpc, http/protobuf, http/json'],
       [{ OTEL_EXPORTER_OTLP_HEADERS: 'no-equals-sign' }, 'OTEL_EXPORTER_OTLP_HEADERS', '"no-equals-sign"', 'allowed: key=value pairs separated by commas'],
       [{ OTEL_RESOURCE_ATTRIBUTES: '=x' }, 'OTEL_RESOURCE_ATTRIBUTES', '"=x"', 'allowed: key=value pairs separated by commas'],
+      [{ OTEL_BSP_MAX_QUEUE_SIZE: '0' }, 'OTEL_BSP_MAX_QUEUE_SIZE', '"0"', 'allowed: an integer from 1 to 1000000'],
       [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL', '"mysql://x"', 'allowed: postgres://'],
       [{ REDIS_URL: 'http://x' }, 'REDIS_URL', '"http://x"', 'allowed: redis://'],
       [{ WORKERS: 'many' }, 'WORKERS', '"many"', 'allowed: auto, or an integer from 1 to 999'],
@@ -178,6 +179,18 @@ describe('loadConfig', () => {
       expect(loadConfig({ AUTH_REQUIRED: value }).auth.required).toBe(expected);
       expect(loadConfig({ MIGRATE_ON_START: value }).database.migrateOnStart).toBe(expected);
       expect(loadConfig({ OTEL_ENABLE_OBSERVABILITY: value }).otel.enabled).toBe(expected);
+    });
+  });
+
+  describe('tracing defaults', () => {
+    it("keeps 10% of the traces, following a caller's decision, and batches as the OpenTelemetry spec does", () => {
+      const { otel } = loadConfig({});
+      expect(otel).toMatchObject({ sampler: 'parentbased_traceidratio', samplerRatio: 0.1, protocol: 'http/protobuf' });
+      expect(otel.batch).toEqual({ scheduledDelayMillis: 5000, maxExportBatchSize: 512, maxQueueSize: 2048 });
+      expect(loadConfig({ OTEL_BSP_SCHEDULE_DELAY: '250', OTEL_TRACES_SAMPLER: 'parentbased_always_on' }).otel).toMatchObject({
+        sampler: 'parentbased_always_on',
+        batch: { scheduledDelayMillis: 250 },
+      });
     });
   });
 

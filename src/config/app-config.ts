@@ -71,6 +71,8 @@ export interface AppConfig {
     protocol: 'grpc' | 'http/protobuf' | 'http/json';
     sampler: 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
     samplerRatio: number;
+    /** OTEL_BSP_*: span batching, for every OTLP protocol. */
+    batch: { scheduledDelayMillis: number; maxExportBatchSize: number; maxQueueSize: number };
     asyncContext: 'auto' | 'always' | 'never';
     serviceName: string;
     // OTEL_EXPORTER_OTLP_HEADERS and OTEL_RESOURCE_ATTRIBUTES are validated here but read by the
@@ -218,6 +220,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       protocol: vars.OTEL_EXPORTER_OTLP_PROTOCOL as AppConfig['otel']['protocol'],
       sampler: vars.OTEL_TRACES_SAMPLER as AppConfig['otel']['sampler'],
       samplerRatio: vars.OTEL_TRACES_SAMPLER_ARG,
+      batch: {
+        scheduledDelayMillis: vars.OTEL_BSP_SCHEDULE_DELAY,
+        maxExportBatchSize: vars.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+        maxQueueSize: vars.OTEL_BSP_MAX_QUEUE_SIZE,
+      },
       asyncContext: vars.OTEL_ASYNC_CONTEXT as AppConfig['otel']['asyncContext'],
       serviceName: vars.OTEL_SERVICE_NAME,
     },

@@ -141,9 +141,15 @@ export class EnvironmentVariables {
   OTEL_EXPORTER_OTLP_ENDPOINT?: string;
   @apply(oneOf(['grpc', 'http/protobuf', 'http/json'])) OTEL_EXPORTER_OTLP_PROTOCOL = 'http/protobuf';
   @apply(oneOf(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio']))
-  OTEL_TRACES_SAMPLER = 'parentbased_always_on';
-  /** The ratio of the traceidratio samplers. */
-  @apply(num(0, 1)) OTEL_TRACES_SAMPLER_ARG = 1;
+  OTEL_TRACES_SAMPLER = 'parentbased_traceidratio';
+  /** The ratio of the traceidratio samplers. The default keeps 10% of the traces, as the seed system does. */
+  @apply(num(0, 1)) OTEL_TRACES_SAMPLER_ARG = 0.1;
+  /** Span batching (the OpenTelemetry batch span processor's variables): the longest a span waits, in ms. */
+  @apply(int(1, 3_600_000)) OTEL_BSP_SCHEDULE_DELAY = 5000;
+  /** Spans per export request. */
+  @apply(int(1, 1_000_000)) OTEL_BSP_MAX_EXPORT_BATCH_SIZE = 512;
+  /** Spans waiting for export beyond which new ones are dropped (with a warning), so a slow collector cannot grow the heap. */
+  @apply(int(1, 1_000_000)) OTEL_BSP_MAX_QUEUE_SIZE = 2048;
   /**
    * How spans deep in shared code (SQL, Redis, the admin API's handlers) find their request:
    * AsyncLocalStorage. `auto` uses it where the runtime makes it cheap (Node 24+, whose

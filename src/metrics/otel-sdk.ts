@@ -57,6 +57,7 @@ export function startTracing(config: AppConfig): void {
     api,
     tracer: api.trace.getTracer('mcp-gateway', SERVER_INFO.version),
     asyncContext,
+    parentBased: otel.sampler.startsWith('parentbased_'),
     shutdown: async () => {
       setTracing(null);
       await sdk.shutdown();
@@ -102,9 +103,9 @@ function sampler(otel: AppConfig['otel']): Sampler {
  * span as it ends (StreamingSpanProcessor); grpc and http/json batch span objects as the SDK does.
  */
 function otlpProcessor(otel: AppConfig['otel']): SpanProcessor {
-  if (otel.protocol === 'grpc') return new BatchSpanProcessor({ exporter: new GrpcExporter(otel.endpoint ? { url: otel.endpoint } : {}) });
+  if (otel.protocol === 'grpc') return new BatchSpanProcessor({ ...otel.batch, exporter: new GrpcExporter(otel.endpoint ? { url: otel.endpoint } : {}) });
   // The endpoint is the collector's base URL; HTTP exporters post traces to its /v1/traces.
   const url = otel.endpoint ? `${otel.endpoint.replace(/\/+$/, '')}/v1/traces` : undefined;
-  if (otel.protocol === 'http/json') return new BatchSpanProcessor({ exporter: new JsonExporter(url ? { url } : {}) });
-  return new StreamingSpanProcessor(otlpProtobufExporter(url));
+  if (otel.protocol === 'http/json') return new BatchSpanProcessor({ ...otel.batch, exporter: new JsonExporter(url ? { url } : {}) });
+  return new StreamingSpanProcessor(otlpProtobufExporter(url), otel.batch);
 }

@@ -18,6 +18,11 @@ export interface Tracing {
   readonly tracer: otel.Tracer;
   /** Whether the active context follows awaits (AsyncLocalStorage is the context manager). */
   readonly asyncContext: boolean;
+  /**
+   * Whether the sampler is one of the parentbased_ ones: then a child of an unsampled span is
+   * never sampled either, and `inSpan` makes none (see there).
+   */
+  readonly parentBased: boolean;
   /** Flushes the spans still queued and stops the SDK. */
   readonly shutdown: () => Promise<void>;
 }
@@ -48,19 +53,32 @@ export function inSpan<T>(
   fn: (scope: TraceScope) => Promise<T> | T,
 ): Promise<T> {
   const { api, tracer } = t;
-  const span = tracer.startSpan(name, { kind, attributes }, parent);
-  const scope: TraceScope = { span, context: api.trace.setSpan(parent, span) };
-  const run = (): Promise<T> | T => (t.asyncContext ? api.context.with(scope.context, fn, undefined, scope) : fn(scope));
-  // An unsampled span records nothing: its context still propagates (children and downstream
-  // services learn the trace is not sampled), but there is nothing to end or mark.
-  if (!span.isRecording()) {
-    try {
-      return Promise.resolve(run());
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  // Under a parentbased_ sampler, the children of an unsampled span are not sampled either:
+  // making them would only cost ids and contexts. The parent's scope stands in (downstream
+  // services still learn from it that the trace is not sampled). With the default sampler this is
+  // nine requests in ten.
+  const parentSpan = t.parentBased ? api.trace.getSpan(parent) : undefined;
+  if (parentSpan !== undefined && (parentSpan.spanContext().traceFlags & api.TraceFlags.SAMPLED) === 0) {
+    return settle(t, fn, { span: parentSpan, context: parent });
   }
+  const span = tracer.startSpan(name, { kind }, parent);
+  const scope: TraceScope = { span, context: api.trace.setSpan(parent, span) };
+  // An unsampled span records nothing: its context still propagates (children and downstream
+  // services learn the trace is not sampled), but there is nothing to end or mark. Attributes are
+  // set only on a recording span: given to startSpan, the SDK would check them for every span.
+  if (!span.isRecording()) return settle(t, fn, scope);
+  span.setAttributes(attributes);
+  const run = (): Promise<T> | T => (t.asyncContext ? api.context.with(scope.context, fn, undefined, scope) : fn(scope));
   return recorded(api, span, run);
+}
+
+/** `fn(scope)` as a promise, with the scope's context active where the active context follows awaits. */
+function settle<T>(t: Tracing, fn: (scope: TraceScope) => Promise<T> | T, scope: TraceScope): Promise<T> {
+  try {
+    return Promise.resolve(t.asyncContext ? t.api.context.with(scope.context, fn, undefined, scope) : fn(scope));
+  } catch (error) {
+    return Promise.reject(error as Error);
+  }
 }
 
 async function recorded<T>(api: typeof otel, span: Span, run: () => Promise<T> | T): Promise<T> {

@@ -5,12 +5,15 @@ import { startUpstream, type UpstreamFixture } from '../fixtures/upstream-server
 import { TEST_SECRET, bearer } from '../helpers/auth.js';
 import { api, startGateway, type GatewayProcess } from '../helpers/gateway-process.js';
 import { createTestDatabase } from '../helpers/postgres-db.js';
+import { decodeTraceRequest } from '../helpers/otlp-protobuf.js';
 import { REDIS_URL, serviceAvailable } from '../helpers/services.js';
 import { waitFor } from '../helpers/wait.js';
 
 /*
  * OpenTelemetry end to end: the built gateway with OTEL_ENABLE_OBSERVABILITY=true exports over
- * OTLP/HTTP (JSON) to a real receiver here, on PostgreSQL and Redis. One tools/call is followed
+ * OTLP/HTTP to a real receiver here (`gw` in protobuf, the default; `gwAsync` in JSON), on
+ * PostgreSQL and Redis. Every request carries a sampled traceparent, so the default sampler
+ * (parentbased_traceidratio) keeps them all. One tools/call is followed
  * from the caller's traceparent through the HTTP and JSON-RPC (tool) spans to the REST endpoint
  * (which must receive the trace context), and one federated call to the upstream MCP server
  * (traceparent header and `_meta`). Sensitive arguments must arrive redacted.
@@ -34,8 +37,9 @@ interface OtlpSpan {
 const CALLER_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN = '00f067aa0ba902b7';
 
+/** OTLP KeyValues as `{ key: value }`; int64 values (strings in the protobuf decoding) as numbers. */
 const flatten = (attributes: Array<{ key: string; value: Record<string, unknown> }> = []): Record<string, unknown> =>
-  Object.fromEntries(attributes.map(({ key, value }) => [key, Object.values(value)[0]]));
+  Object.fromEntries(attributes.map(({ key, value }) => [key, 'intValue' in value ? Number(value.intValue) : Object.values(value)[0]]));
 
 /** Node 24+ runs AsyncLocalStorage on AsyncContextFrame, so `auto` turns it on there. */
 const autoAsyncContext = Number(process.versions.node.split('.')[0]) >= 24;
@@ -61,21 +65,24 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
   };
 
   beforeAll(async () => {
-    // A real OTLP/HTTP receiver: POST /v1/traces with an ExportTraceServiceRequest in JSON.
+    // A real OTLP/HTTP receiver: POST /v1/traces with an ExportTraceServiceRequest, in protobuf
+    // (`gw`: the default protocol) or JSON (`gwAsync`).
     receiver = http.createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        if (req.url !== '/v1/traces' || req.headers['content-type'] !== 'application/json') {
+        const type = req.headers['content-type'];
+        if (req.url !== '/v1/traces' || (type !== 'application/json' && type !== 'application/x-protobuf')) {
           res.writeHead(415).end();
           return;
         }
-        const request = JSON.parse(body) as { resourceSpans: any[] };
+        const body = Buffer.concat(chunks);
+        const request = type === 'application/json' ? (JSON.parse(body.toString()) as { resourceSpans: any[] }) : decodeTraceRequest(body);
         for (const rs of request.resourceSpans) {
           resources.push(flatten(rs.resource?.attributes));
           for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) spans.push({ ...s, attributes: flatten(s.attributes) });
         }
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        res.writeHead(200, { 'content-type': type }).end(type === 'application/json' ? '{}' : '');
       });
     });
     const receiverPort = await listen(receiver);
@@ -94,12 +101,11 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
       JWT_SECRET_KEY: TEST_SECRET,
       OTEL_ENABLE_OBSERVABILITY: 'true',
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${receiverPort}`,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_SERVICE_NAME: 'gateway-under-test',
       OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=ci,team=mcp',
     };
     gw = await startGateway(env);
-    gwAsync = await startGateway({ ...env, OTEL_ASYNC_CONTEXT: 'always' });
+    gwAsync = await startGateway({ ...env, OTEL_ASYNC_CONTEXT: 'always', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' });
     const tool = await api(gw.url, 'POST', '/tools', {
       auth,
       body: {

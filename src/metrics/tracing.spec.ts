@@ -1,0 +1,53 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import * as api from '@opentelemetry/api';
+import { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type Sampler } from '@opentelemetry/sdk-trace';
+import { inSpan, setTracing, type Tracing } from './tracing.js';
+
+/** inSpan against a real SDK tracer: which spans it makes, with what, and what `fn` gets. */
+function tracingWith(sampler: Sampler, parentBased: boolean) {
+  const exporter = new InMemorySpanExporter();
+  const provider = new TracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  const t: Tracing = { api, tracer: provider.getTracer('spec'), asyncContext: false, parentBased, shutdown: () => provider.shutdown() };
+  setTracing(t);
+  return { t, exporter, tracer: provider.getTracer('spec') };
+}
+
+afterEach(() => setTracing(null));
+
+describe('inSpan', () => {
+  it('makes a child span with its attributes, ended when fn settles, and marks a rejection as an error', async () => {
+    const { t, exporter, tracer } = tracingWith(new ParentBasedSampler({ root: new AlwaysOnSampler() }), true);
+    const parent = tracer.startSpan('parent');
+    const parentCtx = api.trace.setSpan(api.ROOT_CONTEXT, parent);
+    const seen = await inSpan(t, 'child', api.SpanKind.CLIENT, { a: 1 }, parentCtx, ({ span, context }) => {
+      expect(api.trace.getSpan(context)).toBe(span);
+      return span.spanContext().spanId;
+    });
+    await expect(inSpan(t, 'failing', api.SpanKind.INTERNAL, {}, parentCtx, () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    const [child, failing] = exporter.getFinishedSpans();
+    expect(child).toMatchObject({ name: 'child', kind: api.SpanKind.CLIENT, attributes: { a: 1 } });
+    expect(child.spanContext().spanId).toBe(seen);
+    expect(child.parentSpanContext?.spanId).toBe(parent.spanContext().spanId);
+    expect(failing.status).toEqual({ code: api.SpanStatusCode.ERROR, message: 'boom' });
+  });
+
+  it('makes no child of an unsampled span under a parentbased sampler: fn gets the parent scope', async () => {
+    const { t, exporter, tracer } = tracingWith(new ParentBasedSampler({ root: new AlwaysOffSampler() }), true);
+    const parent = tracer.startSpan('unsampled root');
+    const parentCtx = api.trace.setSpan(api.ROOT_CONTEXT, parent);
+    const scope = await inSpan(t, 'child', api.SpanKind.CLIENT, { a: 1 }, parentCtx, (s) => s);
+    expect(scope.span).toBe(parent);
+    expect(scope.context).toBe(parentCtx);
+    // A sampled remote parent still gets its child.
+    const remote = api.trace.setSpanContext(api.ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: api.TraceFlags.SAMPLED, isRemote: true });
+    await inSpan(t, 'child of sampled caller', api.SpanKind.SERVER, {}, remote, () => undefined);
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['child of sampled caller']);
+  });
+
+  it('still asks the sampler for each child when the sampler is not parentbased', async () => {
+    const { t, exporter } = tracingWith(new AlwaysOnSampler(), false);
+    const unsampled = api.trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: api.TraceFlags.NONE });
+    await inSpan(t, 'sampled anyway', api.SpanKind.INTERNAL, {}, api.trace.setSpan(api.ROOT_CONTEXT, unsampled), () => undefined);
+    expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['sampled anyway']);
+  });
+});
