@@ -58,6 +58,7 @@ export function startTracing(config: AppConfig): void {
     tracer: api.trace.getTracer('mcp-gateway', SERVER_INFO.version),
     asyncContext,
     parentBased: otel.sampler.startsWith('parentbased_'),
+    defaultPropagators: sameFields(api.propagation.fields(), ['traceparent', 'tracestate', 'baggage']),
     shutdown: async () => {
       setTracing(null);
       await sdk.shutdown();
@@ -85,6 +86,10 @@ class ExplicitContextOnly implements api.ContextManager {
   disable(): this {
     return this;
   }
+}
+
+function sameFields(a: string[], b: string[]): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
 }
 
 /** OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG, as the OpenTelemetry spec defines them. */

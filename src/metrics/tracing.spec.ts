@@ -1,13 +1,14 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import * as api from '@opentelemetry/api';
 import { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type Sampler } from '@opentelemetry/sdk-trace';
-import { inSpan, setTracing, type Tracing } from './tracing.js';
+import { CompositePropagator, TraceState, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { inSpan, injectTraceHeaders, setTracing, type Tracing } from './tracing.js';
 
 /** inSpan against a real SDK tracer: which spans it makes, with what, and what `fn` gets. */
 function tracingWith(sampler: Sampler, parentBased: boolean) {
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const t: Tracing = { api, tracer: provider.getTracer('spec'), asyncContext: false, parentBased, shutdown: () => provider.shutdown() };
+  const t: Tracing = { api, tracer: provider.getTracer('spec'), asyncContext: false, parentBased, defaultPropagators: true, shutdown: () => provider.shutdown() };
   setTracing(t);
   return { t, exporter, tracer: provider.getTracer('spec') };
 }
@@ -49,5 +50,45 @@ describe('inSpan', () => {
     const unsampled = api.trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: api.TraceFlags.NONE });
     await inSpan(t, 'sampled anyway', api.SpanKind.INTERNAL, {}, api.trace.setSpan(api.ROOT_CONTEXT, unsampled), () => undefined);
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['sampled anyway']);
+  });
+});
+
+describe('injectTraceHeaders', () => {
+  afterEach(() => api.propagation.disable());
+
+  it("writes what OpenTelemetry's default propagators write, directly or through them", () => {
+    api.propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+    tracingWith(new AlwaysOnSampler(), true);
+    const base = { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' };
+    const contexts = [
+      api.trace.setSpanContext(api.ROOT_CONTEXT, { ...base, traceFlags: api.TraceFlags.SAMPLED }),
+      api.trace.setSpanContext(api.ROOT_CONTEXT, { ...base, traceFlags: api.TraceFlags.NONE }),
+      api.trace.setSpanContext(api.ROOT_CONTEXT, { ...base, traceFlags: 3 }),
+      api.trace.setSpanContext(api.ROOT_CONTEXT, { ...base, traceFlags: 1, traceState: new TraceState('vendor=abc') }),
+      api.propagation.setBaggage(api.trace.setSpanContext(api.ROOT_CONTEXT, { ...base, traceFlags: 1 }), api.propagation.createBaggage({ tenant: { value: 'acme' } })),
+      api.trace.setSpanContext(api.ROOT_CONTEXT, { traceId: '0'.repeat(32), spanId: base.spanId, traceFlags: 1 }),
+      api.ROOT_CONTEXT,
+    ];
+    const viaPropagators = contexts.map((ctx) => {
+      const h: Record<string, string> = { accept: 'application/json' };
+      api.propagation.inject(ctx, h);
+      return h;
+    });
+    expect(contexts.map((ctx) => injectTraceHeaders({ accept: 'application/json' }, ctx))).toEqual(viaPropagators);
+    expect(viaPropagators.slice(0, 5).map((h) => h.traceparent)).toEqual([
+      `00-${base.traceId}-${base.spanId}-01`,
+      `00-${base.traceId}-${base.spanId}-00`,
+      `00-${base.traceId}-${base.spanId}-03`,
+      `00-${base.traceId}-${base.spanId}-01`,
+      `00-${base.traceId}-${base.spanId}-01`,
+    ]);
+    expect(viaPropagators[3].tracestate).toBe('vendor=abc');
+    expect(viaPropagators[4].baggage).toBe('tenant=acme');
+    expect(viaPropagators[5].traceparent).toBeUndefined();
+  });
+
+  it('leaves the headers alone with tracing off', () => {
+    setTracing(null);
+    expect(injectTraceHeaders({ a: 'b' }, api.ROOT_CONTEXT)).toEqual({ a: 'b' });
   });
 });

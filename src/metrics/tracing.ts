@@ -23,6 +23,8 @@ export interface Tracing {
    * never sampled either, and `inSpan` makes none (see there).
    */
   readonly parentBased: boolean;
+  /** Whether the propagators are OpenTelemetry's default, W3C trace context and baggage (see injectTraceHeaders). */
+  readonly defaultPropagators: boolean;
   /** Flushes the spans still queued and stops the SDK. */
   readonly shutdown: () => Promise<void>;
 }
@@ -108,11 +110,33 @@ export function activeParent(t: Tracing): Context | null {
   return t.api.trace.getSpan(active) ? active : null;
 }
 
-/** Adds W3C `traceparent` (and `tracestate`) of `context` (default: the active one) to outgoing HTTP headers. */
+/**
+ * Adds the trace context of `context` (default: the active one) to outgoing HTTP headers, through
+ * the configured propagators (OTEL_PROPAGATORS; W3C `traceparent`, `tracestate` and `baggage` by
+ * default). Every traced REST call and upstream request pays this, sampled or not, so the common
+ * case, the default propagators and a context with only a span (no tracestate, no baggage), writes
+ * `traceparent` directly: the same header, without the propagators' validation passes.
+ */
 export function injectTraceHeaders(headers: Record<string, string>, context?: Context): Record<string, string> {
-  if (tracing) tracing.api.propagation.inject(context ?? tracing.api.context.active(), headers);
+  const t = tracing;
+  if (!t) return headers;
+  const ctx = context ?? t.api.context.active();
+  if (t.defaultPropagators) {
+    const span = t.api.trace.getSpanContext(ctx);
+    if (span && !span.traceState && t.api.propagation.getBaggage(ctx) === undefined) {
+      if (span.traceId !== INVALID_TRACE && span.spanId !== INVALID_SPAN) {
+        headers.traceparent = `00-${span.traceId}-${span.spanId}-${flagsHex(span.traceFlags)}`;
+      }
+      return headers;
+    }
+  }
+  t.api.propagation.inject(ctx, headers);
   return headers;
 }
+
+const flagsHex = (flags: number): string => (flags === 1 ? '01' : flags === 0 ? '00' : (flags & 0xff).toString(16).padStart(2, '0'));
+const INVALID_TRACE = '00000000000000000000000000000000';
+const INVALID_SPAN = '0000000000000000';
 
 /** Argument names whose values never reach a span. */
 const SENSITIVE = /pass(word|wd|phrase)?|secret|token|api[-_]?key|^key$|auth|credential|cookie|session|private|signature|bearer/i;

@@ -229,13 +229,14 @@ export class RestToolExecutor implements OnModuleDestroy {
     // Tracing on: each attempt is a client span, and the endpoint gets its W3C traceparent.
     const attributes = { 'http.request.method': req.method, 'url.full': req.displayUrl };
     return inSpan(tracing, req.method, tracing.api.SpanKind.CLIENT, attributes, parentContext(tracing, req.trace), async ({ span, context }) => {
-      const outcome = await this.exchange({ ...req, headers: injectTraceHeaders({ ...req.headers }, context) }, retryStatus, signal);
+      const outcome = await this.exchange(req, retryStatus, signal, injectTraceHeaders({ ...req.headers }, context));
       if (outcome.kind === 'done') span.setAttribute('http.response.status_code', outcome.status);
       return outcome;
     });
   }
 
-  private async exchange(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
+  /** `headers`: the request's own, or (tracing on) a copy with the trace context added. */
+  private async exchange(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined, headers = req.headers): Promise<AttemptOutcome> {
     signal?.throwIfAborted();
     const controller = new AbortController();
     let timedOut = false;
@@ -250,7 +251,7 @@ export class RestToolExecutor implements OnModuleDestroy {
       const res = await request(req.url, {
         dispatcher: this.agent,
         method: req.method,
-        headers: req.headers,
+        headers,
         body: req.body,
         signal: controller.signal,
         // Our timer bounds the whole attempt; these only keep undici's 300 s defaults out of the way.
