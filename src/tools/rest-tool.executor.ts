@@ -10,7 +10,7 @@ import { isObject } from '#app/common/is-object.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
 import type { CallToolResult } from '#app/mcp/mcp-types.js';
-import { inSpan, injectTraceHeaders, parentContext, tracing } from '#app/metrics/tracing.js';
+import { inSpan, injectTraceHeaders, parentContext, tracing, unsampledScope } from '#app/metrics/tracing.js';
 
 export type RestMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -227,8 +227,11 @@ export class RestToolExecutor implements OnModuleDestroy {
   private attempt(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
     if (!tracing) return this.exchange(req, retryStatus, signal);
     // Tracing on: each attempt is a client span, and the endpoint gets its W3C traceparent.
+    const parent = parentContext(tracing, req.trace);
+    const unsampled = unsampledScope(tracing, parent);
+    if (unsampled) return this.exchange(req, retryStatus, signal, injectTraceHeaders({ ...req.headers }, unsampled.context));
     const attributes = { 'http.request.method': req.method, 'url.full': req.displayUrl };
-    return inSpan(tracing, req.method, tracing.api.SpanKind.CLIENT, attributes, parentContext(tracing, req.trace), async ({ span, context }) => {
+    return inSpan(tracing, req.method, tracing.api.SpanKind.CLIENT, attributes, parent, async ({ span, context }) => {
       const outcome = await this.exchange(req, retryStatus, signal, injectTraceHeaders({ ...req.headers }, context));
       if (outcome.kind === 'done') span.setAttribute('http.response.status_code', outcome.status);
       return outcome;
