@@ -2,8 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '#app/config/app-config.js';
 import { APP_CONFIG } from '#app/config/config.module.js';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { DatabasePool } from '#app/database/database-pool.js';
+import { HotPathCounter, HotPathHistogram } from './hot-path-metrics.js';
 import { infraErrors } from './infra-errors.js';
 
 /** Outcome of one tool invocation, as `tool_invocations_total` labels it. */
@@ -41,13 +42,14 @@ interface Series {
 @Injectable()
 export class MetricsService {
   readonly registry = new Registry();
-  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
-  private readonly mcpRequests: Counter<'method' | 'transport' | 'status'>;
-  private readonly mcpDuration: Histogram<'method'>;
-  private readonly toolInvocations: Counter<'tool' | 'gateway' | 'outcome'>;
-  private readonly toolDuration: Histogram<'gateway'>;
-  /** Label children are cached: hashing a label set on every request is measurable. */
+  // What every request records: hot-path-metrics.ts says why these are not prom-client's own.
+  private readonly httpRequests: HotPathCounter;
+  private readonly httpDuration: HotPathHistogram;
+  private readonly mcpRequests: HotPathCounter;
+  private readonly mcpDuration: HotPathHistogram;
+  private readonly toolInvocations: HotPathCounter;
+  private readonly toolDuration: HotPathHistogram;
+  /** One series per label set, looked up by a string key. */
   private readonly series = new Map<string, Series>();
   private sources: MetricsSources = { sessions: () => ({}), sseStreams: () => 0, gateways: () => [] };
 
@@ -61,45 +63,12 @@ export class MetricsService {
       registers,
     }).set({ instance: String(config.workers.instanceId), pid: String(process.pid) }, 1);
 
-    this.httpRequests = new Counter({
-      name: 'http_requests_total',
-      help: 'HTTP requests answered, by method, route template and status code',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
-    this.httpDuration = new Histogram({
-      name: 'http_request_duration_seconds',
-      help: 'HTTP request latency, from arrival to the last byte written',
-      labelNames: ['method', 'route', 'status'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.mcpRequests = new Counter({
-      name: 'mcp_requests_total',
-      help: 'MCP JSON-RPC requests handled, by method, transport and status (ok, or the JSON-RPC error code)',
-      labelNames: ['method', 'transport', 'status'],
-      registers,
-    });
-    this.mcpDuration = new Histogram({
-      name: 'mcp_request_duration_seconds',
-      help: 'MCP JSON-RPC request handling time, from dispatch to the serialized response',
-      labelNames: ['method'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.toolInvocations = new Counter({
-      name: 'tool_invocations_total',
-      help: 'tools/call invocations, by tool, gateway ("local" for REST tools) and outcome',
-      labelNames: ['tool', 'gateway', 'outcome'],
-      registers,
-    });
-    this.toolDuration = new Histogram({
-      name: 'tool_invocation_duration_seconds',
-      help: 'tools/call latency, by gateway ("local" for REST tools)',
-      labelNames: ['gateway'],
-      buckets: TOOL_BUCKETS,
-      registers,
-    });
+    this.httpRequests = new HotPathCounter('http_requests_total', 'HTTP requests answered, by method, route template and status code', registers);
+    this.httpDuration = new HotPathHistogram('http_request_duration_seconds', 'HTTP request latency, from arrival to the last byte written', LATENCY_BUCKETS, registers);
+    this.mcpRequests = new HotPathCounter('mcp_requests_total', 'MCP JSON-RPC requests handled, by method, transport and status (ok, or the JSON-RPC error code)', registers);
+    this.mcpDuration = new HotPathHistogram('mcp_request_duration_seconds', 'MCP JSON-RPC request handling time, from dispatch to the serialized response', LATENCY_BUCKETS, registers);
+    this.toolInvocations = new HotPathCounter('tool_invocations_total', 'tools/call invocations, by tool, gateway ("local" for REST tools) and outcome', registers);
+    this.toolDuration = new HotPathHistogram('tool_invocation_duration_seconds', 'tools/call latency, by gateway ("local" for REST tools)', TOOL_BUCKETS, registers);
 
     const sources = () => this.sources;
     new Gauge({
@@ -187,7 +156,7 @@ export class MetricsService {
     let series = this.series.get(key);
     if (!series) {
       const labels = { method, route, status: String(status) };
-      series = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      series = { count: this.httpRequests.series(labels), duration: this.httpDuration.series(labels) };
       this.series.set(key, series);
     }
     series.count.inc();
@@ -202,7 +171,7 @@ export class MetricsService {
     const key = `m ${method} ${transport} ${status}`;
     let series = this.series.get(key);
     if (!series) {
-      series = { count: this.mcpRequests.labels({ method, transport, status }), duration: this.mcpDuration.labels({ method }) };
+      series = { count: this.mcpRequests.series({ method, transport, status }), duration: this.mcpDuration.series({ method }) };
       this.series.set(key, series);
     }
     series.count.inc();
@@ -214,7 +183,7 @@ export class MetricsService {
     const key = `t ${tool}\u0000${gateway}\u0000${outcome}`;
     let series = this.series.get(key);
     if (!series) {
-      series = { count: this.toolInvocations.labels({ tool, gateway, outcome }), duration: this.toolDuration.labels({ gateway }) };
+      series = { count: this.toolInvocations.series({ tool, gateway, outcome }), duration: this.toolDuration.series({ gateway }) };
       this.series.set(key, series);
     }
     series.count.inc();
