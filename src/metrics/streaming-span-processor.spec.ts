@@ -185,6 +185,21 @@ describe('StreamingSpanProcessor batching', () => {
     await provider.shutdown();
   });
 
+  it('drops a span that cannot be encoded, whole, and keeps the batch valid', async () => {
+    const exporter = new CapturingExporter();
+    const { processor, provider, tracer } = setup(exporter);
+    tracer.startSpan('before').end();
+    const bad = tracer.startSpan('bad');
+    // An attribute value the SDK would not accept, forced in after its checks: encoding it throws.
+    (bad as unknown as { attributes: Record<string, unknown> }).attributes.poison = { toJSON: 1, get x(): never { throw new Error('poison'); } };
+    bad.end();
+    tracer.startSpan('after').end();
+    await processor.forceFlush();
+    expect(exporter.spanNames()).toEqual(['before', 'after']);
+    expect(String(errors[0])).toContain('poison');
+    await provider.shutdown();
+  });
+
   it('flushes on shutdown, shuts the exporter down once, and takes no spans after', async () => {
     const exporter = new CapturingExporter();
     const { processor, tracer } = setup(exporter, { scheduledDelayMillis: 60_000 });

@@ -79,9 +79,11 @@ export class StreamingSpanProcessor implements SpanProcessor {
     }
     let encoder = this.scopes.get(span.instrumentationScope);
     if (!encoder) this.scopes.set(span.instrumentationScope, (encoder = new OtlpSpanEncoder()));
+    const mark = encoder.pos;
     try {
       encoder.span(span);
     } catch (error) {
+      encoder.pos = mark; // no half-written span in the batch
       globalErrorHandler(error as Error);
       return;
     }
