@@ -45,6 +45,37 @@ describe('inSpan', () => {
     expect(exporter.getFinishedSpans().map((s) => s.name)).toEqual(['child of sampled caller']);
   });
 
+  it('enters the context of a recorded span where the active context follows awaits, and of no unsampled stand-in', async () => {
+    const { t, tracer } = tracingWith(new ParentBasedSampler({ root: new AlwaysOnSampler() }), true);
+    const entered: api.Context[] = [];
+    // A context manager that only records what is entered (the SDK's own would be AsyncLocalStorage).
+    const manager: api.ContextManager = {
+      active: () => api.ROOT_CONTEXT,
+      with: (ctx, fn, thisArg, ...args) => {
+        entered.push(ctx);
+        return fn.call(thisArg, ...args);
+      },
+      bind: (_ctx, target) => target,
+      enable() {
+        return this;
+      },
+      disable() {
+        return this;
+      },
+    };
+    api.context.setGlobalContextManager(manager);
+    try {
+      const traced = { ...t, asyncContext: true };
+      const sampled = await inSpan(traced, 'child', api.SpanKind.INTERNAL, {}, api.trace.setSpan(api.ROOT_CONTEXT, tracer.startSpan('root')), (s) => s);
+      expect(entered).toContain(sampled.context);
+      const unsampled = api.trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: api.TraceFlags.NONE });
+      await inSpan(traced, 'skipped', api.SpanKind.INTERNAL, {}, api.trace.setSpan(api.ROOT_CONTEXT, unsampled), () => undefined);
+      expect(entered.filter((ctx) => api.trace.getSpan(ctx) === unsampled)).toEqual([]);
+    } finally {
+      api.context.disable();
+    }
+  });
+
   it('still asks the sampler for each child when the sampler is not parentbased', async () => {
     const { t, exporter } = tracingWith(new AlwaysOnSampler(), false);
     const unsampled = api.trace.wrapSpanContext({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: api.TraceFlags.NONE });

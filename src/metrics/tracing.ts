@@ -55,8 +55,10 @@ export function inSpan<T>(
   fn: (scope: TraceScope) => Promise<T> | T,
 ): Promise<T> {
   const { api, tracer } = t;
+  // Nothing under an unsampled span is recorded, so its context need not become the active one
+  // either (AsyncLocalStorage's run is not free, even on AsyncContextFrame).
   const skipped = unsampledScope(t, parent);
-  if (skipped) return settle(t, fn, skipped);
+  if (skipped) return settle(t, fn, skipped, false);
   const span = tracer.startSpan(name, { kind }, parent);
   const scope: TraceScope = { span, context: api.trace.setSpan(parent, span) };
   // An unsampled span records nothing: its context still propagates (children and downstream
@@ -81,10 +83,10 @@ export function unsampledScope(t: Tracing, parent: Context): TraceScope | null {
   return span !== undefined && (span.spanContext().traceFlags & t.api.TraceFlags.SAMPLED) === 0 ? { span, context: parent } : null;
 }
 
-/** `fn(scope)` as a promise, with the scope's context active where the active context follows awaits. */
-function settle<T>(t: Tracing, fn: (scope: TraceScope) => Promise<T> | T, scope: TraceScope): Promise<T> {
+/** `fn(scope)` as a promise; with `enter`, the scope's context is the active one inside. */
+function settle<T>(t: Tracing, fn: (scope: TraceScope) => Promise<T> | T, scope: TraceScope, enter = t.asyncContext): Promise<T> {
   try {
-    return Promise.resolve(t.asyncContext ? t.api.context.with(scope.context, fn, undefined, scope) : fn(scope));
+    return Promise.resolve(enter ? t.api.context.with(scope.context, fn, undefined, scope) : fn(scope));
   } catch (error) {
     return Promise.reject(error as Error);
   }
