@@ -45,8 +45,8 @@ export class StreamingSpanProcessor implements SpanProcessor {
   private readonly maxBatch: number;
   private readonly maxQueue: number;
   private readonly delay: number;
-  /** Encoded spans of the batch being filled, per instrumentation scope (one in practice). */
-  private scopes = new Map<InstrumentationScope, OtlpSpanEncoder>();
+  /** Encoded spans of the batch being filled, per instrumentation scope (one in practice); reused from batch to batch. */
+  private readonly scopes = new Map<InstrumentationScope, OtlpSpanEncoder>();
   private resource: Resource | undefined;
   private pending = 0;
   private inFlight = 0;
