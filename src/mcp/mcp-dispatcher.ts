@@ -17,7 +17,7 @@ import { ToolInvoker } from '#app/tools/tool-invoker.js';
 import { FederatedCalls } from '#app/federation/federated-calls.js';
 import { isObject } from '#app/common/is-object.js';
 import { MetricsService, type ToolOutcome } from '#app/metrics/metrics.service.js';
-import { inSpan, redactArguments, tracing, unsampledScope, type TraceScope } from '#app/metrics/tracing.js';
+import { inSpan, parentContext, redactArguments, tracing, unsampledScope, type TraceScope } from '#app/metrics/tracing.js';
 import { renderList, type ListMethod } from './catalog-lists.js';
 import { RawResult, decorateModern } from './mcp-results.js';
 import type { McpConnectionContext } from './mcp-context.js';
@@ -168,7 +168,7 @@ export class McpDispatcher {
   private tracedRequest(id: JsonRpcId, method: string, known: string, params: Record<string, unknown>, ctx: McpConnectionContext): Promise<string> {
     const t = tracing!;
     const meta = isObject(params._meta) ? params._meta : undefined;
-    const base = ctx.trace ?? t.api.context.active();
+    const base = parentContext(t, ctx.trace);
     const parent = typeof meta?.traceparent === 'string' ? t.api.propagation.extract(base, meta) : base;
     const unsampled = unsampledScope(t, parent);
     if (unsampled) return this.request(id, method, params, ctx, unsampled);

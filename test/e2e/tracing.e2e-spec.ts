@@ -171,15 +171,19 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
     expect(resource).toMatchObject({ 'service.name': 'gateway-under-test', 'deployment.environment': 'ci', team: 'mcp' });
   });
 
-  it('traces catalog writes down to the SQL statements and Redis commands (OTEL_ASYNC_CONTEXT=always)', async () => {
-    const trace = 'aaaabbbbccccddddeeeeffff00001111';
-    const res = await fetch(`${gwAsync.url}/tools`, {
+  /** Creates a REST tool through the admin API inside the caller trace `trace`; returns that trace's spans so far. */
+  const createToolTraced = async (gateway: GatewayProcess, trace: string, name: string) => {
+    const res = await fetch(`${gateway.url}/tools`, {
       method: 'POST',
       headers: { authorization: auth, 'content-type': 'application/json', traceparent: `00-${trace}-${CALLER_SPAN}-01` },
-      body: JSON.stringify({ name: 'traced_write', url: 'http://127.0.0.1:9/x' }),
+      body: JSON.stringify({ name, url: 'http://127.0.0.1:9/x' }),
     });
     expect(res.status).toBe(201);
-    const inTrace = () => spans.filter((s) => s.traceId === trace);
+    return () => spans.filter((s) => s.traceId === trace);
+  };
+
+  it('traces catalog writes down to the SQL statements and Redis commands (OTEL_ASYNC_CONTEXT=always)', async () => {
+    const inTrace = await createToolTraced(gwAsync, 'aaaabbbbccccddddeeeeffff00001111', 'traced_write');
     await waitFor(() => inTrace().some((s) => s.name === 'POST /tools') && inTrace().some((s) => s.attributes['db.system.name'] === 'postgresql'), 15_000);
     const server = inTrace().find((s) => s.name === 'POST /tools')!;
     const sql = inTrace().filter((s) => s.attributes['db.system.name'] === 'postgresql');
@@ -192,14 +196,7 @@ describe.each(havePostgres && haveRedis ? ['postgres+redis'] : [])('OpenTelemetr
   });
 
   it(`makes ${autoAsyncContext ? 'SQL spans' : 'no SQL or Redis spans'} by default (OTEL_ASYNC_CONTEXT=auto on Node ${process.versions.node}), and no stray root spans`, async () => {
-    const trace = '9999bbbbccccddddeeeeffff00001111';
-    const res = await fetch(`${gw.url}/tools`, {
-      method: 'POST',
-      headers: { authorization: auth, 'content-type': 'application/json', traceparent: `00-${trace}-${CALLER_SPAN}-01` },
-      body: JSON.stringify({ name: 'traced_write_auto', url: 'http://127.0.0.1:9/x' }),
-    });
-    expect(res.status).toBe(201);
-    const inTrace = () => spans.filter((s) => s.traceId === trace);
+    const inTrace = await createToolTraced(gw, '9999bbbbccccddddeeeeffff00001111', 'traced_write_auto');
     await waitFor(() => inTrace().some((s) => s.name === 'POST /tools'), 15_000);
     if (autoAsyncContext) {
       await waitFor(() => inTrace().some((s) => s.attributes['db.system.name'] === 'postgresql'), 15_000);
