@@ -2,20 +2,20 @@ import type { Context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Tracing } from './tracing.js';
 
-/** Each traced HTTP request's context (its server span active), for the spans it causes. */
-const contexts = new WeakMap<FastifyRequest, Context>();
-
 /**
  * Starts the HTTP server span of a request: the child of the caller's W3C trace context
  * (`traceparent` header), ended when the response closes, which also covers hijacked event
- * streams. The MCP transports call this inline (McpHttpExchange.begin); a Fastify hook would
- * cost on every request of that instance.
+ * streams. The MCP transports call this inline (McpHttpExchange.begin, which keeps the returned
+ * context on the request for the spans it causes); a Fastify hook would cost on every request of
+ * that instance. A request without the caller's trace context starts a root span (see
+ * root-spans.ts for why it is not simply the SDK's).
  */
 export function startHttpSpan(t: Tracing, request: FastifyRequest, reply: FastifyReply, route: string): Context {
   const { api, tracer } = t;
   const headers = request.headers;
+  const name = `${request.method} ${route}`;
   const parent = headers.traceparent === undefined ? api.ROOT_CONTEXT : api.propagation.extract(api.ROOT_CONTEXT, headers);
-  const span = tracer.startSpan(`${request.method} ${route}`, { kind: api.SpanKind.SERVER }, parent);
+  const span = parent === api.ROOT_CONTEXT ? t.startRootSpan(name, api.SpanKind.SERVER) : tracer.startSpan(name, { kind: api.SpanKind.SERVER }, parent);
   // An unsampled span records nothing, so it needs no attributes and no end.
   if (span.isRecording()) {
     span.setAttributes({
@@ -32,14 +32,7 @@ export function startHttpSpan(t: Tracing, request: FastifyRequest, reply: Fastif
       span.end();
     });
   }
-  const context = api.trace.setSpan(parent, span);
-  contexts.set(request, context);
-  return context;
-}
-
-/** The trace context of a request whose HTTP span was started, else undefined. */
-export function httpTraceContext(request: FastifyRequest): Context | undefined {
-  return contexts.get(request);
+  return api.trace.setSpan(parent, span);
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 import { asyncContextFrameInUse } from '#app/common/async-context.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { SERVER_INFO } from '#app/mcp/protocol.js';
+import { PresetTraceIds, rootSpans } from './root-spans.js';
 import { StreamingSpanProcessor, otlpProtobufExporter } from './streaming-span-processor.js';
 import { setTracing } from './tracing.js';
 
@@ -37,6 +38,8 @@ export function startTracing(config: AppConfig): void {
   if (otel.tracesExporter === 'console') processors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
   if (otel.tracesExporter === 'otlp') processors.push(otlpProcessor(otel));
   const asyncContext = otel.asyncContext === 'always' || (otel.asyncContext === 'auto' && asyncContextFrameInUse());
+  const traceSampler = sampler(otel);
+  const ids = new PresetTraceIds();
   const sdk = new NodeSDK({
     // undefined: the SDK's default, AsyncLocalStorage.
     contextManager: asyncContext ? undefined : new ExplicitContextOnly(),
@@ -47,15 +50,18 @@ export function startTracing(config: AppConfig): void {
       'mcp_gateway.worker': config.workers.instanceId,
     }),
     spanProcessors: processors,
-    sampler: sampler(otel),
+    sampler: traceSampler,
+    idGenerator: ids,
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [],
   });
   sdk.start();
+  const tracer = api.trace.getTracer('mcp-gateway', SERVER_INFO.version);
   setTracing({
     api,
-    tracer: api.trace.getTracer('mcp-gateway', SERVER_INFO.version),
+    tracer,
+    startRootSpan: rootSpans(tracer, traceSampler, ids),
     asyncContext,
     parentBased: otel.sampler.startsWith('parentbased_'),
     defaultPropagators: sameFields(api.propagation.fields(), ['traceparent', 'tracestate', 'baggage']),

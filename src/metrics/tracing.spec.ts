@@ -2,15 +2,24 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import * as api from '@opentelemetry/api';
 import { AlwaysOffSampler, AlwaysOnSampler, InMemorySpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type Sampler } from '@opentelemetry/sdk-trace';
 import { CompositePropagator, TraceState, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
-import { inSpan, injectTraceHeaders, setTracing, type Tracing } from './tracing.js';
+import { inSpan, injectTraceHeaders, redactArguments, setTracing, type Tracing } from './tracing.js';
 
 /** inSpan against a real SDK tracer: which spans it makes, with what, and what `fn` gets. */
 function tracingWith(sampler: Sampler, parentBased: boolean) {
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  const t: Tracing = { api, tracer: provider.getTracer('spec'), asyncContext: false, parentBased, defaultPropagators: true, shutdown: () => provider.shutdown() };
+  const tracer = provider.getTracer('spec');
+  const t: Tracing = {
+    api,
+    tracer,
+    startRootSpan: (name, kind) => tracer.startSpan(name, { kind }, api.ROOT_CONTEXT),
+    asyncContext: false,
+    parentBased,
+    defaultPropagators: true,
+    shutdown: () => provider.shutdown(),
+  };
   setTracing(t);
-  return { t, exporter, tracer: provider.getTracer('spec') };
+  return { t, exporter, tracer };
 }
 
 afterEach(() => setTracing(null));
@@ -123,3 +132,21 @@ describe('injectTraceHeaders', () => {
     expect(injectTraceHeaders({ a: 'b' }, api.ROOT_CONTEXT)).toEqual({ a: 'b' });
   });
 });
+
+describe('redactArguments', () => {
+  it('redacts sensitive names at any depth, inside arrays too, and leaves other arguments as they are', () => {
+    const args = { city: 'Oslo', auth: { user: 'u', password: 'p' }, items: [{ api_key: 'k', n: 1 }, 'token'], Session: 7 };
+    expect(JSON.parse(redactArguments(args))).toEqual({ city: 'Oslo', auth: '[REDACTED]', items: [{ api_key: '[REDACTED]', n: 1 }, 'token'], Session: '[REDACTED]' });
+    const plain = { city: 'Oslo', units: 'metric', nested: { list: [1, 'two', null], ok: true } };
+    expect(redactArguments(plain)).toBe(JSON.stringify(plain));
+    expect(redactArguments(undefined)).toBe('{}');
+  });
+
+  it('cuts the JSON at 1 KiB', () => {
+    const text = redactArguments({ text: 'x'.repeat(5000), secret: 's' });
+    expect(text).toHaveLength(1025);
+    expect(text.endsWith('…')).toBe(true);
+    expect(redactArguments({ text: 'x'.repeat(5000) }).startsWith('{"text":"xxx')).toBe(true);
+  });
+});
+

@@ -16,6 +16,8 @@ import type { Attributes, Context, Span, SpanKind } from '@opentelemetry/api';
 export interface Tracing {
   readonly api: typeof otel;
   readonly tracer: otel.Tracer;
+  /** A new root span (no parent), sampled by the configured sampler; see otel-sdk.ts. */
+  readonly startRootSpan: (name: string, kind: SpanKind) => Span;
   /** Whether the active context follows awaits (AsyncLocalStorage is the context manager). */
   readonly asyncContext: boolean;
   /**
@@ -156,6 +158,20 @@ const MAX_ATTRIBUTE = 1024;
  * api_key, authorization, ...) at any depth become "[REDACTED]", and the JSON is cut at 1 KiB.
  */
 export function redactArguments(args: unknown): string {
-  const json = JSON.stringify(args ?? {}, (key, value: unknown) => (key !== '' && SENSITIVE.test(key) ? '[REDACTED]' : value)) ?? '{}';
+  // A replacer makes JSON.stringify call back for every value; most arguments need none.
+  const json =
+    (hasSensitiveKey(args)
+      ? JSON.stringify(args, (key, value: unknown) => (key !== '' && SENSITIVE.test(key) ? '[REDACTED]' : value))
+      : JSON.stringify(args ?? {})) ?? '{}';
   return json.length > MAX_ATTRIBUTE ? `${json.slice(0, MAX_ATTRIBUTE)}…` : json;
+}
+
+/** Whether any key at any depth of parsed JSON looks sensitive (see SENSITIVE). */
+function hasSensitiveKey(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasSensitiveKey);
+  for (const key in value) {
+    if (SENSITIVE.test(key) || hasSensitiveKey((value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
 }

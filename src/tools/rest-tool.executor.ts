@@ -226,20 +226,25 @@ export class RestToolExecutor implements OnModuleDestroy {
    */
   private attempt(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
     if (!tracing) return this.exchange(req, retryStatus, signal);
-    // Tracing on: each attempt is a client span, and the endpoint gets its W3C traceparent.
+    // Tracing on: each attempt is a client span, and the endpoint gets its W3C traceparent. The
+    // headers are this call's own (mergeHeaders), so each attempt writes its trace context into
+    // them in place; undici has read them by the time request() returns.
     const parent = parentContext(tracing, req.trace);
     const unsampled = unsampledScope(tracing, parent);
-    if (unsampled) return this.exchange(req, retryStatus, signal, injectTraceHeaders({ ...req.headers }, unsampled.context));
+    if (unsampled) {
+      injectTraceHeaders(req.headers, unsampled.context);
+      return this.exchange(req, retryStatus, signal);
+    }
     const attributes = { 'http.request.method': req.method, 'url.full': req.displayUrl };
     return inSpan(tracing, req.method, tracing.api.SpanKind.CLIENT, attributes, parent, async ({ span, context }) => {
-      const outcome = await this.exchange(req, retryStatus, signal, injectTraceHeaders({ ...req.headers }, context));
+      injectTraceHeaders(req.headers, context);
+      const outcome = await this.exchange(req, retryStatus, signal);
       if (outcome.kind === 'done') span.setAttribute('http.response.status_code', outcome.status);
       return outcome;
     });
   }
 
-  /** `headers`: the request's own, or (tracing on) a copy with the trace context added. */
-  private async exchange(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined, headers = req.headers): Promise<AttemptOutcome> {
+  private async exchange(req: PreparedRequest, retryStatus: boolean, signal: AbortSignal | undefined): Promise<AttemptOutcome> {
     signal?.throwIfAborted();
     const controller = new AbortController();
     let timedOut = false;
@@ -254,7 +259,7 @@ export class RestToolExecutor implements OnModuleDestroy {
       const res = await request(req.url, {
         dispatcher: this.agent,
         method: req.method,
-        headers,
+        headers: req.headers,
         body: req.body,
         signal: controller.signal,
         // Our timer bounds the whole attempt; these only keep undici's 300 s defaults out of the way.

@@ -2,7 +2,7 @@ import type { Context } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthGuard, AuthenticatedUser } from '#app/auth/auth.guard.js';
 import { toErrorBody } from '#app/common/all-exceptions.filter.js';
-import { httpTraceContext, startHttpSpan } from '#app/metrics/http-tracing.js';
+import { startHttpSpan } from '#app/metrics/http-tracing.js';
 import type { MetricsService } from '#app/metrics/metrics.service.js';
 import { tracing } from '#app/metrics/tracing.js';
 import { stampCorrelationId } from '#app/runtime/http-host.js';
@@ -33,6 +33,10 @@ export function parseJsonRpc(body: RawBody): { ok: true; value: unknown } | { ok
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
+/** Where `begin` keeps a request's trace context (its HTTP span active) for the dispatcher. */
+const TRACE_SLOT = 'mcpTraceContext';
+type TracedRequest = FastifyRequest & { [TRACE_SLOT]: Context | null };
+
 /**
  * What every MCP HTTP exchange does around the dispatcher: authenticate, echo the correlation
  * id, start the HTTP span (tracing on), and record the request in the HTTP metrics. Done inline
@@ -47,7 +51,7 @@ export class McpHttpExchange {
   /** Authenticates; on failure answers 401 itself and returns null. */
   begin(request: FastifyRequest, reply: FastifyReply, route: string): AuthenticatedUser | null {
     this.stamp(request, reply);
-    if (tracing) startHttpSpan(tracing, request, reply, route);
+    if (tracing) (request as TracedRequest)[TRACE_SLOT] = startHttpSpan(tracing, request, reply, route);
     try {
       return this.guard.authenticate(request.headers.authorization);
     } catch (error) {
@@ -60,7 +64,7 @@ export class McpHttpExchange {
 
   /** The trace context of this request's HTTP span (tracing on, after `begin`), for the dispatcher. */
   trace(request: FastifyRequest): Context | undefined {
-    return tracing ? httpTraceContext(request) : undefined;
+    return (request as TracedRequest)[TRACE_SLOT] ?? undefined;
   }
 
   /** Echoes the correlation id (replacing an insane caller value). */
@@ -74,6 +78,9 @@ export class McpHttpExchange {
    * the correlation id, counted in the metrics.
    */
   install(fastify: FastifyInstance, knownPaths: RegExp): void {
+    // Every request of this instance has the slot from the start (one object shape), empty
+    // unless tracing is on.
+    fastify.decorateRequest(TRACE_SLOT, null);
     fastify.setErrorHandler((error, request, reply) => {
       this.stamp(request, reply);
       const body = toErrorBody(error, String(request.id));
