@@ -64,7 +64,7 @@ export class McpHttpExchange {
 
   /** The trace context of this request's HTTP span (tracing on, after `begin`), for the dispatcher. */
   trace(request: FastifyRequest): Context | undefined {
-    return (request as TracedRequest)[TRACE_SLOT] ?? undefined;
+    return tracing ? ((request as TracedRequest)[TRACE_SLOT] ?? undefined) : undefined;
   }
 
   /** Echoes the correlation id (replacing an insane caller value). */
@@ -78,9 +78,9 @@ export class McpHttpExchange {
    * the correlation id, counted in the metrics.
    */
   install(fastify: FastifyInstance, knownPaths: RegExp): void {
-    // Every request of this instance has the slot from the start (one object shape), empty
-    // unless tracing is on.
-    fastify.decorateRequest(TRACE_SLOT, null);
+    // With tracing on, every request of this instance has the slot from the start (one object
+    // shape); with it off, requests stay as they are.
+    if (tracing) fastify.decorateRequest(TRACE_SLOT, null);
     fastify.setErrorHandler((error, request, reply) => {
       this.stamp(request, reply);
       const body = toErrorBody(error, String(request.id));
