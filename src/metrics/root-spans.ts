@@ -28,8 +28,8 @@ export function rootSpans(tracer: api.Tracer, decide: Sampler, ids: PresetTraceI
 
 /**
  * The SDK's and rootSpans' trace and span ids: random, cut from a pool of hex text that one
- * randomFillSync call refills every 256 trace ids (the SDK's own generator makes a native hex
- * call per id). The next trace id can be set beforehand (see rootSpans).
+ * randomFillSync call refills every 8 KiB of hex (256 trace ids; the SDK's own generator makes a
+ * native hex call per id). The next trace id can be set beforehand (see rootSpans).
  */
 export class PresetTraceIds implements IdGenerator {
   preset: string | undefined;
@@ -55,7 +55,11 @@ export class PresetTraceIds implements IdGenerator {
         this.hex = randomFillSync(this.pool).toString('hex');
         this.pos = 0;
       }
-      const id = this.hex.slice(this.pos, (this.pos += length));
+      // Cut in pieces of 8: V8 copies a substring that short, where a longer one would be a view
+      // that keeps the whole 8 KiB pool alive for as long as the id lives (a stream's span can
+      // live for hours).
+      let id = '';
+      for (let end = this.pos + length; this.pos < end; this.pos += 8) id += this.hex.slice(this.pos, this.pos + 8);
       if (id !== invalid) return id;
     }
   }
