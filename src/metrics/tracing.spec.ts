@@ -149,4 +149,3 @@ describe('redactArguments', () => {
     expect(redactArguments({ text: 'x'.repeat(5000) }).startsWith('{"text":"xxx')).toBe(true);
   });
 });
-
