@@ -25,6 +25,14 @@ abstract class HotPathMetric<S> {
 
   abstract get(): Promise<MetricObjectWithValues<MetricValue<string>>>;
   abstract reset(): void;
+  protected abstract create(labels: Readonly<Record<string, string>>): S;
+
+  /** The series of one label set; keep it, and record on it (`inc` or `observe`). */
+  series(labels: Record<string, string>): S {
+    const series = this.create({ ...labels });
+    this.all.push(series);
+    return series;
+  }
 
   /** The metric's header in prom-client's JSON shape (its `collect` hook: nothing to collect). */
   protected shape<V extends MetricValue<string>>(type: 'counter' | 'histogram', values: V[]): MetricObjectWithValues<V> {
@@ -43,11 +51,8 @@ export class CounterSeries {
 export class HotPathCounter extends HotPathMetric<CounterSeries> {
   readonly type = 'counter' as const;
 
-  /** The series of one label set; keep it, and call `inc` on it. */
-  series(labels: Record<string, string>): CounterSeries {
-    const series = new CounterSeries({ ...labels });
-    this.all.push(series);
-    return series;
+  protected create(labels: Readonly<Record<string, string>>): CounterSeries {
+    return new CounterSeries(labels);
   }
 
   async get(): Promise<MetricObjectWithValues<MetricValue<string>>> {
@@ -95,11 +100,8 @@ export class HotPathHistogram extends HotPathMetric<HistogramSeries> {
     super(name, help, registers);
   }
 
-  /** The series of one label set; keep it, and call `observe` on it. */
-  series(labels: Record<string, string>): HistogramSeries {
-    const series = new HistogramSeries({ ...labels }, this.bounds);
-    this.all.push(series);
-    return series;
+  protected create(labels: Readonly<Record<string, string>>): HistogramSeries {
+    return new HistogramSeries(labels, this.bounds);
   }
 
   /** Prometheus' histogram: cumulative `_bucket` per bound and `+Inf`, then `_sum` and `_count`. */

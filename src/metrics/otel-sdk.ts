@@ -17,7 +17,7 @@ import {
 import { asyncContextFrameInUse } from '#app/common/async-context.js';
 import type { AppConfig } from '#app/config/app-config.js';
 import { SERVER_INFO } from '#app/mcp/protocol.js';
-import { PresetTraceIds, rootSpans } from './root-spans.js';
+import { PooledIdGenerator, rootSpans } from './root-spans.js';
 import { StreamingSpanProcessor, otlpProtobufExporter } from './streaming-span-processor.js';
 import { setTracing } from './tracing.js';
 
@@ -39,7 +39,7 @@ export function startTracing(config: AppConfig): void {
   if (otel.tracesExporter === 'otlp') processors.push(otlpProcessor(otel));
   const asyncContext = otel.asyncContext === 'always' || (otel.asyncContext === 'auto' && asyncContextFrameInUse());
   const traceSampler = sampler(otel);
-  const ids = new PresetTraceIds();
+  const ids = new PooledIdGenerator();
   const sdk = new NodeSDK({
     // undefined: the SDK's default, AsyncLocalStorage.
     contextManager: asyncContext ? undefined : new ExplicitContextOnly(),

@@ -10,12 +10,12 @@ import {
   TracerProvider,
   type Sampler,
 } from '@opentelemetry/sdk-trace';
-import { PresetTraceIds, rootSpans } from './root-spans.js';
+import { PooledIdGenerator, rootSpans } from './root-spans.js';
 
 /** rootSpans against a real SDK provider configured with the same sampler and id generator, as otel-sdk.ts does. */
 function roots(sampler: Sampler) {
   const exporter = new InMemorySpanExporter();
-  const ids = new PresetTraceIds();
+  const ids = new PooledIdGenerator();
   const provider = new TracerProvider({ sampler, idGenerator: ids, spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const tracer = provider.getTracer('spec');
   return { start: rootSpans(tracer, sampler, ids), exporter, tracer };
@@ -69,7 +69,7 @@ describe('rootSpans', () => {
   });
 
   it('makes random hex ids of the right lengths across pool refills, all distinct', () => {
-    const ids = new PresetTraceIds();
+    const ids = new PooledIdGenerator();
     const traces = Array.from({ length: 2000 }, () => ids.generateTraceId());
     const spans = Array.from({ length: 2000 }, () => ids.generateSpanId());
     for (const id of traces) expect(id).toMatch(HEX32);

@@ -9,7 +9,7 @@ import type { IdGenerator, Sampler } from '@opentelemetry/sdk-trace';
  * with the trace id the decision was made on; the SDK's sampler, asked again, decides the same
  * (every sampler here decides on the trace id alone).
  */
-export function rootSpans(tracer: api.Tracer, decide: Sampler, ids: PresetTraceIds): (name: string, kind: api.SpanKind) => api.Span {
+export function rootSpans(tracer: api.Tracer, decide: Sampler, ids: PooledIdGenerator): (name: string, kind: api.SpanKind) => api.Span {
   const noAttributes: api.Attributes = {};
   return (name, kind) => {
     const traceId = ids.generateTraceId();
@@ -31,7 +31,7 @@ export function rootSpans(tracer: api.Tracer, decide: Sampler, ids: PresetTraceI
  * randomFillSync call refills every 8 KiB of hex (256 trace ids; the SDK's own generator makes a
  * native hex call per id). The next trace id can be set beforehand (see rootSpans).
  */
-export class PresetTraceIds implements IdGenerator {
+export class PooledIdGenerator implements IdGenerator {
   preset: string | undefined;
   private readonly pool = Buffer.allocUnsafe(4096);
   private hex = '';
@@ -39,13 +39,13 @@ export class PresetTraceIds implements IdGenerator {
 
   generateTraceId(): string {
     const id = this.preset;
-    if (id === undefined) return this.take(32, INVALID_TRACE_ID);
+    if (id === undefined) return this.take(32, api.INVALID_TRACEID);
     this.preset = undefined;
     return id;
   }
 
   generateSpanId(): string {
-    return this.take(16, INVALID_SPAN_ID);
+    return this.take(16, api.INVALID_SPANID);
   }
 
   /** `length` hex digits, never all zeros (an invalid id in W3C trace context). */
@@ -64,6 +64,3 @@ export class PresetTraceIds implements IdGenerator {
     }
   }
 }
-
-const INVALID_TRACE_ID = api.INVALID_TRACEID;
-const INVALID_SPAN_ID = api.INVALID_SPANID;

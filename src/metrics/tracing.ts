@@ -135,7 +135,7 @@ export function injectTraceHeaders(headers: Record<string, string>, context?: Co
   if (t.defaultPropagators) {
     const span = t.api.trace.getSpanContext(ctx);
     if (span && !span.traceState && t.api.propagation.getBaggage(ctx) === undefined) {
-      if (span.traceId !== INVALID_TRACE && span.spanId !== INVALID_SPAN) {
+      if (span.traceId !== t.api.INVALID_TRACEID && span.spanId !== t.api.INVALID_SPANID) {
         headers.traceparent = `00-${span.traceId}-${span.spanId}-${flagsHex(span.traceFlags)}`;
       }
       return headers;
@@ -146,8 +146,6 @@ export function injectTraceHeaders(headers: Record<string, string>, context?: Co
 }
 
 const flagsHex = (flags: number): string => (flags === 1 ? '01' : flags === 0 ? '00' : (flags & 0xff).toString(16).padStart(2, '0'));
-const INVALID_TRACE = '00000000000000000000000000000000';
-const INVALID_SPAN = '0000000000000000';
 
 /** Argument names whose values never reach a span. */
 const SENSITIVE = /pass(word|wd|phrase)?|secret|token|api[-_]?key|^key$|auth|credential|cookie|session|private|signature|bearer/i;
